@@ -1,0 +1,79 @@
+import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import { badRequest } from '../../common/errors';
+import type { StoredVersion } from '../../store/types';
+import { parseInstant } from '../params';
+import type { FhirContext, FhirRequest, FhirResponse } from '../types';
+
+const DEFAULT_COUNT = 20;
+const MAX_COUNT = 1000;
+
+/**
+ * `GET [base]/_history`, `[base]/[type]/_history`, `[base]/[type]/[id]/_history`: a `history` Bundle,
+ * newest first, with `_count` and `_since` (http.html#history). Paging is by cursor (a position in
+ * the history sequence), so pages neither skip nor repeat versions while new ones are written.
+ */
+export async function history(req: FhirRequest, ctx: FhirContext): Promise<FhirResponse> {
+  const { type, id } = req.params;
+  const count = parseCount(single(req, '_count'));
+  const sinceParam = single(req, '_since');
+  const since = sinceParam === undefined ? undefined : parseInstant(sinceParam, '_since');
+  const cursor = single(req, '_cursor');
+  const page = await ctx.repo.history({ resourceType: type, id, since, count, cursor });
+
+  const selfUrl = `${req.baseUrl}/${req.path}${queryString(req.query)}`;
+  const link: Bundle['link'] = [{ relation: 'self', url: selfUrl }];
+  if (page.nextCursor) {
+    link.push({
+      relation: 'next',
+      url: `${req.baseUrl}/${req.path}${queryString({ ...req.query, _cursor: page.nextCursor })}`,
+    });
+  }
+  const bundle: Bundle = {
+    resourceType: 'Bundle',
+    type: 'history',
+    total: page.total,
+    link,
+    entry: page.versions.map((v) => toEntry(v, req.baseUrl)),
+  };
+  return { status: 200, body: bundle };
+}
+
+function toEntry(version: StoredVersion, baseUrl: string): BundleEntry {
+  const url = `${version.resourceType}/${version.id}`;
+  const status = version.method === 'DELETE' ? '204 No Content' : version.versionId === '1' ? '201 Created' : '200 OK';
+  return {
+    fullUrl: `${baseUrl}/${url}`,
+    resource: version.json ? (JSON.parse(version.json) as Resource) : undefined,
+    request: { method: version.method, url: version.method === 'POST' ? version.resourceType : url },
+    response: { status, etag: `W/"${version.versionId}"`, lastModified: version.lastUpdated },
+  };
+}
+
+function single(req: FhirRequest, name: string): string | undefined {
+  const value = req.query[name];
+  if (Array.isArray(value)) {
+    throw badRequest(`Parameter ${name} may be given only once`);
+  }
+  return value;
+}
+
+function parseCount(value: string | undefined): number {
+  if (value === undefined) {
+    return DEFAULT_COUNT;
+  }
+  if (!/^\d{1,7}$/.test(value)) {
+    throw badRequest(`_count must be a non-negative integer, got '${value.slice(0, 40)}'`);
+  }
+  return Math.min(Number(value), MAX_COUNT);
+}
+
+function queryString(query: FhirRequest['query']): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+      params.append(key, v);
+    }
+  }
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}

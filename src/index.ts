@@ -1,0 +1,44 @@
+import { loadConfig } from './config';
+import { startServer } from './server';
+
+/** `npm start`: configuration from the environment, graceful stop on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = (msg: string, extra: Record<string, unknown> = {}): void => {
+    if (config.logLevel !== 'silent') {
+      process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg, ...extra })}\n`);
+    }
+  };
+  if (config.auth === 'none') {
+    process.stderr.write('WARNING: FHIR_AUTH=none: authentication is OFF. Every client can read and write everything.\n');
+  } else {
+    process.stderr.write(
+      'WARNING: SMART authorization is not implemented yet in this version: requests are not authenticated.\n',
+    );
+  }
+  const server = await startServer(config);
+  log('listening', { url: `${server.url}/fhir`, database: config.databaseUrl.replace(/\/\/[^@/]*@/, '//***@') });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      return;
+    }
+    stopping = true;
+    log('stopping', { signal });
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`shutdown failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,310 @@
+import { randomUUID } from 'node:crypto';
+import type { Resource } from '@medplum/fhirtypes';
+import type { Knex } from 'knex';
+import { fail, issue, outcome, FhirError, preconditionFailed } from '../common/errors';
+import type { Dialect } from './database';
+import { runInTransaction, WriteConflict } from './transactions';
+import type {
+  HistoryPage,
+  HistoryQuery,
+  Repository,
+  RequiredReference,
+  ResourceChange,
+  StoredVersion,
+  UpdateResult,
+  WriteHook,
+  WriteMethod,
+  WriteOptions,
+} from './types';
+
+interface ResourceRow {
+  resource_type: string;
+  id: string;
+  version_id: number;
+  last_updated: string;
+  deleted: boolean | number;
+  content: string | null;
+}
+
+interface HistoryRow extends ResourceRow {
+  seq: number | string;
+  method: WriteMethod;
+}
+
+/**
+ * Repository on knex: the same code on SQLite and PostgreSQL. Each write is one transaction holding
+ * the current-version row, the history row and whatever the write hooks add (index rows, audit,
+ * outbox). Optimistic concurrency: a version is replaced only `WHERE version_id = <the one read>`.
+ */
+export class KnexRepository implements Repository {
+  constructor(
+    private readonly knex: Knex,
+    private readonly dialect: Dialect,
+    private readonly hooks: readonly WriteHook[] = [],
+    /** Set when this repository is bound to an enclosing transaction. */
+    private readonly tx?: Knex.Transaction,
+  ) {}
+
+  async transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T> {
+    if (this.tx) {
+      return work(this);
+    }
+    return runInTransaction(this.knex, (tx) => work(new KnexRepository(this.knex, this.dialect, this.hooks, tx)));
+  }
+
+  create(resource: Resource, options: WriteOptions = {}): Promise<StoredVersion> {
+    return this.write(async (tx) => {
+      await checkReferences(tx, options.references);
+      const id = randomUUID();
+      const current = stamp(resource, id, 1, 'POST');
+      await tx<ResourceRow>('resource').insert(toRow(current));
+      await this.appendHistory(tx, undefined, current);
+      return current;
+    });
+  }
+
+  async read(resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    const row = await (this.tx ?? this.knex)<ResourceRow>('resource')
+      .where({ resource_type: resourceType, id })
+      .first();
+    return row ? fromRow(row, row.deleted ? 'DELETE' : 'PUT') : undefined;
+  }
+
+  async vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined> {
+    const version = Number(versionId);
+    if (!Number.isSafeInteger(version) || version < 1) {
+      return undefined;
+    }
+    const row = await (this.tx ?? this.knex)<HistoryRow>('resource_history')
+      .where({ resource_type: resourceType, id, version_id: version })
+      .first();
+    return row ? fromRow(row, row.method) : undefined;
+  }
+
+  update(resource: Resource & { id: string }, options: WriteOptions = {}): Promise<UpdateResult> {
+    return this.write(async (tx) => {
+      const previous = await this.readForWrite(tx, resource.resourceType, resource.id, options.ifMatch);
+      if (previous && !previous.deleted && sameContent(previous.json, resource)) {
+        // A no-op update makes no new version (as HAPI does): retries and re-seeding stay idempotent.
+        return { version: previous, created: false, changed: false };
+      }
+      await checkReferences(tx, options.references);
+      const versionId = previous ? Number(previous.versionId) + 1 : 1;
+      const current = stamp(resource, resource.id, versionId, 'PUT');
+      if (previous) {
+        await replaceCurrent(tx, previous, current);
+      } else {
+        await tx<ResourceRow>('resource').insert(toRow(current));
+      }
+      await this.appendHistory(tx, previous, current);
+      return { version: current, created: !previous || previous.deleted, changed: true };
+    });
+  }
+
+  delete(resourceType: string, id: string, options: WriteOptions = {}): Promise<StoredVersion | undefined> {
+    return this.write(async (tx) => {
+      const previous = await this.readForWrite(tx, resourceType, id, options.ifMatch);
+      if (!previous || previous.deleted) {
+        return previous;
+      }
+      const current: StoredVersion = {
+        resourceType,
+        id,
+        versionId: String(Number(previous.versionId) + 1),
+        lastUpdated: new Date().toISOString(),
+        deleted: true,
+        method: 'DELETE',
+        json: undefined,
+      };
+      await replaceCurrent(tx, previous, current);
+      await this.appendHistory(tx, previous, current);
+      return current;
+    });
+  }
+
+  async history(query: HistoryQuery): Promise<HistoryPage> {
+    const db = this.tx ?? this.knex;
+    const base = db<HistoryRow>('resource_history').modify((q) => {
+      if (query.resourceType) {
+        q.where('resource_type', query.resourceType);
+      }
+      if (query.id) {
+        q.where('id', query.id);
+      }
+      if (query.since) {
+        q.where('last_updated', '>=', query.since);
+      }
+    });
+    const cursor = query.cursor === undefined ? undefined : Number(query.cursor);
+    if (cursor !== undefined && (!Number.isSafeInteger(cursor) || cursor < 0)) {
+      throw fail(400, 'invalid', `Invalid history paging cursor '${query.cursor}'`);
+    }
+    const [countRow] = await base.clone().count<{ n: number | string }[]>({ n: '*' });
+    const rows: HistoryRow[] = await base
+      .clone()
+      .modify((q) => {
+        if (cursor !== undefined) {
+          q.where('seq', '<', cursor);
+        }
+      })
+      .orderBy('seq', 'desc')
+      .limit(query.count + 1);
+    const page = rows.slice(0, query.count);
+    return {
+      versions: page.map((row) => fromRow(row, row.method)),
+      nextCursor: rows.length > query.count ? String(page[page.length - 1].seq) : undefined,
+      total: Number(countRow.n),
+    };
+  }
+
+  /** Runs a write in the enclosing transaction, or in a new one with conflict retries. */
+  private write<T>(work: (tx: Knex.Transaction) => Promise<T>): Promise<T> {
+    return this.tx ? work(this.tx) : runInTransaction(this.knex, work);
+  }
+
+  private async readForWrite(
+    tx: Knex.Transaction,
+    resourceType: string,
+    id: string,
+    ifMatch: string | undefined,
+  ): Promise<StoredVersion | undefined> {
+    const row = await tx<ResourceRow>('resource')
+      .where({ resource_type: resourceType, id })
+      .modify((q) => {
+        // PostgreSQL: lock the current row so concurrent writers of one resource queue up instead of
+        // failing and retrying. SQLite needs no lock: its transactions are serial already.
+        if (this.dialect === 'postgres') {
+          q.forUpdate();
+        }
+      })
+      .first();
+    const previous = row ? fromRow(row, row.deleted ? 'DELETE' : 'PUT') : undefined;
+    if (ifMatch !== undefined && previous?.versionId !== ifMatch) {
+      throw preconditionFailed(
+        previous
+          ? `Version conflict: ${resourceType}/${id} is at version ${previous.versionId}, not ${ifMatch} (If-Match)`
+          : `${resourceType}/${id} does not exist, so If-Match version ${ifMatch} cannot match`,
+      );
+    }
+    return previous;
+  }
+
+  private async appendHistory(
+    tx: Knex.Transaction,
+    previous: StoredVersion | undefined,
+    current: StoredVersion,
+  ): Promise<void> {
+    await tx<HistoryRow>('resource_history').insert({ ...toRow(current), method: current.method });
+    if (this.hooks.length > 0) {
+      const change: ResourceChange = {
+        previous,
+        current,
+        resource: current.json ? (JSON.parse(current.json) as Resource) : undefined,
+      };
+      for (const hook of this.hooks) {
+        await hook.inTransaction(tx, change);
+      }
+    }
+  }
+}
+
+/** Sets id and meta, with resourceType, id and meta first so stored JSON reads naturally. */
+function stamp(resource: Resource, id: string, versionId: number, method: WriteMethod): StoredVersion {
+  const lastUpdated = new Date().toISOString();
+  const { resourceType, id: _ignored, meta, ...rest } = resource;
+  const stamped = { resourceType, id, meta: { ...meta, versionId: String(versionId), lastUpdated }, ...rest };
+  return {
+    resourceType,
+    id,
+    versionId: String(versionId),
+    lastUpdated,
+    deleted: false,
+    method,
+    json: JSON.stringify(stamped),
+  };
+}
+
+/** Equal apart from the server-managed meta fields. */
+function sameContent(storedJson: string | undefined, incoming: Resource): boolean {
+  if (!storedJson) {
+    return false;
+  }
+  return comparable(JSON.parse(storedJson) as Resource) === comparable({ ...incoming });
+}
+
+function comparable(resource: Resource): string {
+  const { meta, ...rest } = resource;
+  const { versionId: _v, lastUpdated: _l, ...clientMeta } = meta ?? {};
+  const { resourceType, id, ...body } = rest;
+  return JSON.stringify({ resourceType, id, meta: Object.keys(clientMeta).length > 0 ? clientMeta : undefined, ...body });
+}
+
+async function replaceCurrent(tx: Knex.Transaction, previous: StoredVersion, current: StoredVersion): Promise<void> {
+  const { resource_type, id, ...changes } = toRow(current);
+  const updated = await tx<ResourceRow>('resource')
+    .where({ resource_type, id, version_id: Number(previous.versionId) })
+    .update(changes);
+  if (updated !== 1) {
+    throw new WriteConflict(`${resource_type}/${id}`);
+  }
+}
+
+async function checkReferences(tx: Knex.Transaction, references: RequiredReference[] | undefined): Promise<void> {
+  if (!references || references.length === 0) {
+    return;
+  }
+  const byType = new Map<string, Set<string>>();
+  for (const ref of references) {
+    const ids = byType.get(ref.resourceType) ?? new Set<string>();
+    ids.add(ref.id);
+    byType.set(ref.resourceType, ids);
+  }
+  const live = new Set<string>();
+  for (const [resourceType, ids] of byType) {
+    const rows = await tx<ResourceRow>('resource')
+      .select('id')
+      .where({ resource_type: resourceType, deleted: false })
+      .whereIn('id', [...ids]);
+    for (const row of rows as { id: string }[]) {
+      live.add(`${resourceType}/${row.id}`);
+    }
+  }
+  const missing = references.filter((ref) => !live.has(`${ref.resourceType}/${ref.id}`));
+  if (missing.length > 0) {
+    throw new FhirError(
+      422,
+      outcome(
+        ...missing.map((ref) =>
+          issue(
+            'processing',
+            `Reference ${ref.resourceType}/${ref.id} does not point at an existing resource on this server`,
+            ref.expression,
+          ),
+        ),
+      ),
+    );
+  }
+}
+
+function toRow(version: StoredVersion): ResourceRow {
+  return {
+    resource_type: version.resourceType,
+    id: version.id,
+    version_id: Number(version.versionId),
+    last_updated: version.lastUpdated,
+    deleted: version.deleted,
+    content: version.json ?? null,
+  };
+}
+
+function fromRow(row: ResourceRow, method: WriteMethod): StoredVersion {
+  return {
+    resourceType: row.resource_type,
+    id: row.id,
+    versionId: String(row.version_id),
+    lastUpdated: row.last_updated,
+    deleted: Boolean(row.deleted),
+    method,
+    json: row.content ?? undefined,
+  };
+}

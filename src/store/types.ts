@@ -1,0 +1,88 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { Knex } from 'knex';
+
+export type WriteMethod = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** One stored version of a resource, as the repository hands it out. */
+export interface StoredVersion {
+  resourceType: string;
+  id: string;
+  versionId: string;
+  lastUpdated: string;
+  deleted: boolean;
+  method: WriteMethod;
+  /** The resource JSON exactly as stored (with meta); undefined for a deletion. */
+  json: string | undefined;
+}
+
+/** A local reference that must point at a live resource when the write commits. */
+export interface RequiredReference {
+  resourceType: string;
+  id: string;
+  /** Where in the written resource the reference stands, e.g. `ServiceRequest.subject`. */
+  expression: string;
+}
+
+export interface WriteOptions {
+  /** Version the client expects to replace (`If-Match: W/"n"`); a mismatch is a 412. */
+  ifMatch?: string;
+  /** Checked inside the write's own transaction, so a concurrent delete cannot slip between. */
+  references?: RequiredReference[];
+}
+
+/** What a committed write changed: handed to in-transaction hooks (index rows, audit, outbox). */
+export interface ResourceChange {
+  previous: StoredVersion | undefined;
+  current: StoredVersion;
+  /** Parsed current resource; undefined for a deletion. */
+  resource: Resource | undefined;
+}
+
+/**
+ * A hook run inside the transaction of every write, after the resource rows and before commit:
+ * whatever it writes commits or rolls back with the resource (HAPI's "storage" pointcuts).
+ */
+export interface WriteHook {
+  readonly name: string;
+  inTransaction(tx: Knex.Transaction, change: ResourceChange): Promise<void>;
+}
+
+export interface UpdateResult {
+  version: StoredVersion;
+  /** True when there was no live version before (update-as-create or re-creation after delete). */
+  created: boolean;
+  /** False when the submitted content equalled the current version: no new version was made. */
+  changed: boolean;
+}
+
+export interface HistoryQuery {
+  resourceType?: string;
+  id?: string;
+  /** Only versions with lastUpdated at or after this instant. */
+  since?: string;
+  count: number;
+  /** Opaque paging cursor from a previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+export interface HistoryPage {
+  versions: StoredVersion[];
+  /** Present when more versions follow. */
+  nextCursor?: string;
+  /** Total matching versions (all pages). */
+  total: number;
+}
+
+/** The storage interface the FHIR core calls. No SQL exists outside the store folder. */
+export interface Repository {
+  create(resource: Resource, options?: WriteOptions): Promise<StoredVersion>;
+  /** Current version (possibly a deletion), or undefined if the resource never existed. */
+  read(resourceType: string, id: string): Promise<StoredVersion | undefined>;
+  vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined>;
+  update(resource: Resource & { id: string }, options?: WriteOptions): Promise<UpdateResult>;
+  /** Undefined if the resource never existed; the current deletion if it was already deleted. */
+  delete(resourceType: string, id: string, options?: WriteOptions): Promise<StoredVersion | undefined>;
+  history(query: HistoryQuery): Promise<HistoryPage>;
+  /** Runs `work` with a repository whose writes share one transaction (bundles, imports). */
+  transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T>;
+}
