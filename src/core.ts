@@ -5,6 +5,7 @@ import { loadBaseDefinitions } from './definitions';
 import { createFhirRouter, type FhirContext, type FhirRouter } from './fhir';
 import { SUPPORTED_RESOURCE_TYPES } from './fhir/resource-types';
 import { openDatabase, type Database } from './store/database';
+import { searchIndexHook } from './store/indexing/index-hook';
 import { KnexRepository } from './store/knex-repository';
 import { migrateToLatest } from './store/migrations';
 import { warmUpStructureValidators } from './validation/schema';
@@ -34,7 +35,7 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
   warmUpStructureValidators(SUPPORTED_RESOURCE_TYPES);
   const db = openDatabase(config.databaseUrl, { pgSchema: options.pgSchema });
   await migrateToLatest(db.knex);
-  const repo = new KnexRepository(db.knex, db.dialect);
+  const repo = new KnexRepository(db.knex, db.dialect, [searchIndexHook]);
   const router = createFhirRouter({ name: pkg.name, version: pkg.version, startedAt: new Date().toISOString() });
   return { db, router, context: { repo }, close: () => db.knex.destroy() };
 }

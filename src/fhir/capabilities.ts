@@ -2,7 +2,9 @@ import type {
   CapabilityStatement,
   CapabilityStatementRestResource,
   CapabilityStatementRestResourceInteraction,
+  CapabilityStatementRestResourceSearchParam,
 } from '@medplum/fhirtypes';
+import { searchParamsFor } from '../definitions/search-parameters';
 import { SUPPORTED_RESOURCE_TYPES } from './resource-types';
 import type { FhirRouter, Route } from './router';
 import type { Interaction } from './types';
@@ -36,6 +38,7 @@ export function buildCapabilityStatement(router: FhirRouter, info: ServerInfo, b
     conditionalUpdate: false,
     conditionalDelete: 'not-supported',
     referencePolicy: ['literal', 'local', 'enforced'],
+    searchParam: has('search-type') ? searchParamsOf(type) : undefined,
   }));
   return {
     resourceType: 'CapabilityStatement',
@@ -57,6 +60,19 @@ export function buildCapabilityStatement(router: FhirRouter, info: ServerInfo, b
       },
     ],
   } as CapabilityStatement;
+}
+
+/** What `GET [type]?…` accepts: `_id`, `_lastUpdated` and every indexed parameter of the type. */
+function searchParamsOf(type: string): CapabilityStatementRestResourceSearchParam[] {
+  return [
+    { name: '_id', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/Resource-id' },
+    { name: '_lastUpdated', type: 'date', definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated' },
+    ...[...searchParamsFor(type).values()].map((p) => ({
+      name: p.code,
+      type: p.type as CapabilityStatementRestResourceSearchParam['type'],
+      definition: p.url,
+    })),
+  ];
 }
 
 function uniqueInteractions(routes: readonly Route[]): Interaction[] {

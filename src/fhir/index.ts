@@ -3,6 +3,7 @@ import { create } from './interactions/create';
 import { remove } from './interactions/delete';
 import { history } from './interactions/history';
 import { read, vread } from './interactions/read';
+import { search } from './interactions/search';
 import { update } from './interactions/update';
 import { FhirRouter } from './router';
 
@@ -24,6 +25,8 @@ export function createFhirRouter(info: ServerInfo): FhirRouter {
     })
     .add({ method: 'GET', pattern: '_history', interaction: 'history-system', handler: history })
     .add({ method: 'GET', pattern: ':type/_history', interaction: 'history-type', handler: history })
+    .add({ method: 'GET', pattern: ':type', interaction: 'search-type', handler: search })
+    .add({ method: 'POST', pattern: ':type/_search', interaction: 'search-type', handler: search })
     .add({ method: 'POST', pattern: ':type', interaction: 'create', handler: create })
     .add({ method: 'GET', pattern: ':type/:id/_history', interaction: 'history-instance', handler: history })
     .add({ method: 'GET', pattern: ':type/:id/_history/:vid', interaction: 'vread', handler: vread })

@@ -45,6 +45,10 @@ export function parseFhirJsonBody(req: Request, _res: Response, next: NextFuncti
     return next();
   }
   const mediaType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (mediaType === 'application/x-www-form-urlencoded' && req.method === 'POST' && req.path.endsWith('/_search')) {
+    req.body = parseForm(req.body.toString('utf8'));
+    return next();
+  }
   const expected = req.method === 'PATCH' ? /^application\/(?:fhir\+json|json|json-patch\+json)$/ : /^application\/(?:fhir\+json|json)$/;
   if (!expected.test(mediaType)) {
     throw fail(
@@ -65,6 +69,16 @@ export function parseFhirJsonBody(req: Request, _res: Response, next: NextFuncti
     throw fail(400, 'structure', `The request body is not valid JSON: ${describeJsonError(err, text)}`);
   }
   next();
+}
+
+/** A `_search` form body, shaped like Express's parsed query: repeated names become arrays. */
+function parseForm(text: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [key, value] of new URLSearchParams(text)) {
+    const existing = out[key];
+    out[key] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+  }
+  return out;
 }
 
 /**

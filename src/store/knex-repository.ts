@@ -2,13 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Knex } from 'knex';
 import { fail, issue, outcome, FhirError, preconditionFailed } from '../common/errors';
+import type { SearchPage, SearchPlan } from '../search/types';
 import type { Dialect } from './database';
+import { countMatches, referencedTargets, referencingSources, searchPage } from './search-sql';
 import { runInTransaction, WriteConflict } from './transactions';
 import type {
   HistoryPage,
   HistoryQuery,
   Repository,
   RequiredReference,
+  ResourceKey,
   ResourceChange,
   StoredVersion,
   UpdateResult,
@@ -155,6 +158,40 @@ export class KnexRepository implements Repository {
       nextCursor: rows.length > query.count ? String(page[page.length - 1].seq) : undefined,
       total: Number(countRow.n),
     };
+  }
+
+  search(plan: SearchPlan): Promise<SearchPage> {
+    return searchPage(this.tx ?? this.knex, plan);
+  }
+
+  count(plan: SearchPlan): Promise<number> {
+    return countMatches(this.tx ?? this.knex, plan);
+  }
+
+  async readMany(refs: ResourceKey[]): Promise<StoredVersion[]> {
+    const byType = new Map<string, Set<string>>();
+    for (const ref of refs) {
+      byType.set(ref.resourceType, (byType.get(ref.resourceType) ?? new Set()).add(ref.id));
+    }
+    const out: StoredVersion[] = [];
+    for (const [resourceType, ids] of byType) {
+      const list = [...ids];
+      for (let i = 0; i < list.length; i += 500) {
+        const rows: ResourceRow[] = await (this.tx ?? this.knex)<ResourceRow>('resource')
+          .where({ resource_type: resourceType, deleted: false })
+          .whereIn('id', list.slice(i, i + 500));
+        out.push(...rows.map((row) => fromRow(row, 'PUT')));
+      }
+    }
+    return out;
+  }
+
+  referencedBy(sourceType: string, sourceIds: string[], param: string, targetType?: string): Promise<ResourceKey[]> {
+    return referencedTargets(this.tx ?? this.knex, sourceType, sourceIds, param, targetType);
+  }
+
+  referencing(sourceType: string, param: string, targetType: string, targetIds: string[]): Promise<string[]> {
+    return referencingSources(this.tx ?? this.knex, sourceType, param, targetType, targetIds);
   }
 
   /** Runs a write in the enclosing transaction, or in a new one with conflict retries. */

@@ -1,7 +1,13 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Knex } from 'knex';
+import type { SearchPage, SearchPlan } from '../search/types';
 
 export type WriteMethod = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface ResourceKey {
+  resourceType: string;
+  id: string;
+}
 
 /** One stored version of a resource, as the repository hands it out. */
 export interface StoredVersion {
@@ -83,6 +89,16 @@ export interface Repository {
   /** Undefined if the resource never existed; the current deletion if it was already deleted. */
   delete(resourceType: string, id: string, options?: WriteOptions): Promise<StoredVersion | undefined>;
   history(query: HistoryQuery): Promise<HistoryPage>;
+  /** One page of a search plan's matches (live resources only). */
+  search(plan: SearchPlan): Promise<SearchPage>;
+  /** How many live resources match the plan's conditions. */
+  count(plan: SearchPlan): Promise<number>;
+  /** The live current versions of the given resources (missing or deleted ones are left out). */
+  readMany(refs: ResourceKey[]): Promise<StoredVersion[]>;
+  /** Targets of reference parameter `param` on the given resources (`_include`). */
+  referencedBy(sourceType: string, sourceIds: string[], param: string, targetType?: string): Promise<ResourceKey[]>;
+  /** Ids of `sourceType` resources whose `param` points at the targets (`_revinclude`). */
+  referencing(sourceType: string, param: string, targetType: string, targetIds: string[]): Promise<string[]>;
   /** Runs `work` with a repository whose writes share one transaction (bundles, imports). */
   transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T>;
 }

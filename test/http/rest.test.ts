@@ -27,11 +27,13 @@ for (const kind of testDatabaseKinds()) {
         expect(res.body.resourceType).to.equal('CapabilityStatement');
         expect(res.body.fhirVersion).to.equal('4.0.1');
         const types = res.body.rest[0].resource.map((r: { type: string }) => r.type);
-        expect(types).to.have.members([
+        expect(types).to.include.members([
           'ServiceRequest', 'Procedure', 'Observation', 'Patient', 'Practitioner', 'PractitionerRole', 'Organization', 'Location',
         ]);
         const codes = res.body.rest[0].resource[0].interaction.map((i: { code: string }) => i.code);
-        expect(codes).to.have.members(['create', 'read', 'vread', 'update', 'delete', 'history-instance', 'history-type']);
+        expect(codes).to.have.members(['create', 'read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'search-type']);
+        const params = res.body.rest[0].resource[0].searchParam.map((p: { name: string }) => p.name);
+        expect(params).to.include.members(['_id', '_lastUpdated', 'subject', 'patient', 'code', 'authored', 'status']);
         expect(res.body.rest[0].interaction.map((i: { code: string }) => i.code)).to.include('history-system');
       });
     });

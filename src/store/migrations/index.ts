@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_resources';
+import * as m002 from './002_search_index';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -9,6 +10,7 @@ interface Migration {
 /** Migrations are compiled into the program, in order: no directory scanning, same on every database. */
 const MIGRATIONS: Record<string, Migration> = {
   '001_resources': m001,
+  '002_search_index': m002,
 };
 
 class CompiledMigrationSource implements Knex.MigrationSource<string> {

@@ -1,0 +1,64 @@
+import { getDataType } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
+import type { SearchPlan } from './types';
+
+const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
+
+/**
+ * Applies `_summary` and `_elements` to a matched resource (search.html#summary, #elements): keeps the
+ * requested (or summary) elements plus those a resource must always have, and tags the result as
+ * SUBSETTED so no client mistakes it for the whole resource.
+ */
+export function shapeResource(resource: Resource, plan: SearchPlan): Resource {
+  const keep = elementsToKeep(resource.resourceType, plan);
+  if (!keep) {
+    return resource;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(resource)) {
+    if (keep(key)) {
+      out[key] = value;
+    }
+  }
+  const meta = { ...(resource.meta ?? {}) };
+  meta.tag = [...(meta.tag ?? []), SUBSETTED];
+  out.meta = meta;
+  return out as unknown as Resource;
+}
+
+function elementsToKeep(resourceType: string, plan: SearchPlan): ((key: string) => boolean) | undefined {
+  const always = new Set(['resourceType', 'id', 'meta']);
+  const mandatory = getDataType(resourceType).mandatoryProperties ?? new Set<string>();
+  const keepOnly = (wanted: Set<string>) => (key: string) =>
+    always.has(key) || isElementOf(wanted, key) || isElementOf(mandatory, key);
+  if (plan.elements) {
+    return keepOnly(new Set(plan.elements));
+  }
+  switch (plan.summary) {
+    case 'true':
+      return keepOnly(getDataType(resourceType).summaryProperties ?? new Set<string>());
+    case 'text':
+      return keepOnly(new Set(['text']));
+    case 'data':
+      return (key) => key !== 'text';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Whether a JSON property belongs to one of the named elements: `status` and its extensions
+ * `_status`, or a choice element's typed form (`valueQuantity` for `value`).
+ */
+function isElementOf(names: Set<string>, key: string): boolean {
+  const name = key.startsWith('_') ? key.slice(1) : key;
+  if (names.has(name)) {
+    return true;
+  }
+  for (let i = name.length - 1; i > 0; i--) {
+    if (name[i] >= 'A' && name[i] <= 'Z' && names.has(name.slice(0, i))) {
+      return true;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,374 @@
+import type { Knex } from 'knex';
+import { badRequest } from '../common/errors';
+import type { Condition, Cursor, DateValue, NumberValue, SearchPage, SearchPlan, SearchValue, SortKey } from '../search/types';
+import { INDEX_TABLES } from './indexing/rows';
+
+type QB = Knex.QueryBuilder;
+
+/** Sorts after every indexed string under byte-order comparison: makes `value < prefix + HIGH` a prefix range. */
+const HIGH = '\uffff';
+/** Null sort keys compare as these, so that keyset paging has a total order. */
+const NULL_TEXT = '';
+const NULL_NUMBER = -1e300;
+
+const TABLE_OF: Record<string, string> = {
+  token: INDEX_TABLES.token,
+  string: INDEX_TABLES.string,
+  reference: INDEX_TABLES.reference,
+  date: INDEX_TABLES.date,
+  number: INDEX_TABLES.number,
+};
+
+/**
+ * Runs a search plan: the matching live resources of one type, one page, in the plan's sort order,
+ * continuing after (or before) the cursor. Every value is a bound parameter.
+ */
+export async function searchPage(knex: Knex, plan: SearchPlan): Promise<SearchPage> {
+  const sort: SortKey[] = [...plan.sort.filter((k) => k.kind !== 'id'), { param: '_id', kind: 'id', descending: false }];
+  const backwards = plan.cursor?.direction === 'prev';
+  const inner = knex
+    .select('r.resource_type', 'r.id', 'r.content')
+    .from({ r: 'resource' })
+    .where('r.resource_type', plan.resourceType)
+    .where('r.deleted', false)
+    .modify((q) => applyConditions(knex, q, plan.resourceType, plan.conditions, 'r'));
+  sort.forEach((key, i) => inner.select(knex.raw(`${sortExpression(key)} as ??`, [...sortBindings(key), `s${i}`])));
+
+  const outer = knex.select('*').from(inner.as('page'));
+  if (plan.cursor) {
+    applyKeyset(outer, sort, plan.cursor, backwards);
+  }
+  sort.forEach((key, i) => outer.orderBy(`s${i}`, key.descending !== backwards ? 'desc' : 'asc'));
+  outer.limit(plan.count + 1);
+
+  const rows = (await outer) as Record<string, unknown>[];
+  const hasMore = rows.length > plan.count;
+  const pageRows = rows.slice(0, plan.count);
+  if (backwards) {
+    pageRows.reverse();
+  }
+  return {
+    rows: pageRows.map((row) => ({
+      resourceType: row.resource_type as string,
+      id: row.id as string,
+      json: row.content as string,
+      sortKeys: sort.map((_, i) => normaliseKey(row[`s${i}`])),
+    })),
+    hasMore,
+  };
+}
+
+export async function countMatches(knex: Knex, plan: SearchPlan): Promise<number> {
+  const [row] = await knex
+    .from({ r: 'resource' })
+    .where('r.resource_type', plan.resourceType)
+    .where('r.deleted', false)
+    .modify((q) => applyConditions(knex, q, plan.resourceType, plan.conditions, 'r'))
+    .count<{ n: number | string }[]>({ n: '*' });
+  return Number(row.n);
+}
+
+/** Targets of a reference parameter on the given resources (for `_include`). */
+export async function referencedTargets(
+  knex: Knex,
+  sourceType: string,
+  sourceIds: string[],
+  param: string,
+  targetType: string | undefined,
+): Promise<{ resourceType: string; id: string }[]> {
+  const out: { resourceType: string; id: string }[] = [];
+  for (const ids of chunks(sourceIds)) {
+    const rows: { target_type: string; target_id: string }[] = await knex(INDEX_TABLES.reference)
+      .distinct('target_type', 'target_id')
+      .where({ resource_type: sourceType, param })
+      .whereIn('resource_id', ids)
+      .whereNotNull('target_id')
+      .modify((q) => (targetType ? q.where('target_type', targetType) : q));
+    out.push(...rows.map((r) => ({ resourceType: r.target_type, id: r.target_id })));
+  }
+  return out;
+}
+
+/** Resources of `sourceType` whose `param` points at any of the targets (for `_revinclude`). */
+export async function referencingSources(
+  knex: Knex,
+  sourceType: string,
+  param: string,
+  targetType: string,
+  targetIds: string[],
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const ids of chunks(targetIds)) {
+    const rows: { resource_id: string }[] = await knex(INDEX_TABLES.reference)
+      .distinct('resource_id')
+      .where({ resource_type: sourceType, param, target_type: targetType })
+      .whereIn('target_id', ids);
+    out.push(...rows.map((r) => r.resource_id));
+  }
+  return out;
+}
+
+function chunks<T>(list: T[], size = 500): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) {
+    out.push(list.slice(i, i + size));
+  }
+  return out;
+}
+
+function applyConditions(knex: Knex, q: QB, resourceType: string, conditions: Condition[], alias: string): void {
+  for (const condition of conditions) {
+    applyCondition(knex, q, resourceType, condition, alias);
+  }
+}
+
+function applyCondition(knex: Knex, q: QB, resourceType: string, c: Condition, alias: string): void {
+  const idColumn = `${alias}.id`;
+  if (c.chain) {
+    const { targetTypes, condition } = c.chain;
+    q.whereIn(idColumn, (sub: QB) => {
+      sub
+        .select('resource_id')
+        .from(INDEX_TABLES.reference)
+        .where({ resource_type: resourceType, param: c.param })
+        .where((or: QB) => {
+          for (const targetType of targetTypes) {
+            or.orWhere((one: QB) => {
+              one.where('target_type', targetType).whereIn('target_id', (targets: QB) => {
+                targets
+                  .select('t.id')
+                  .from({ t: 'resource' })
+                  .where('t.resource_type', targetType)
+                  .where('t.deleted', false)
+                  .modify((tq) => applyCondition(knex, tq, targetType, condition, 't'));
+              });
+            });
+          }
+        });
+    });
+    return;
+  }
+  if (c.kind === 'id') {
+    const ids = c.values.map((v) => (v.kind === 'token' ? (v.token.code ?? '') : ''));
+    if (c.modifier === 'not') {
+      q.whereNotIn(idColumn, ids);
+    } else {
+      q.whereIn(idColumn, ids);
+    }
+    return;
+  }
+  if (c.kind === 'lastUpdated') {
+    const column = `${alias}.last_updated`;
+    q.where((or: QB) => {
+      for (const v of c.values) {
+        if (v.kind === 'date') {
+          or.orWhere((w: QB) => datePredicate(w, v.date, column, column));
+        }
+      }
+    });
+    return;
+  }
+  const table = TABLE_OF[c.kind];
+  const matching = (sub: QB): void => {
+    sub.select('resource_id').from(table).where({ resource_type: resourceType, param: c.param });
+    if (c.modifier !== 'missing') {
+      sub.where((or: QB) => {
+        for (const v of c.values) {
+          or.orWhere((w: QB) => valuePredicate(w, v, c.modifier));
+        }
+      });
+    }
+  };
+  const negate = c.modifier === 'not' || (c.modifier === 'missing' && c.missing === true);
+  if (negate) {
+    q.whereNotIn(idColumn, matching);
+  } else {
+    q.whereIn(idColumn, matching);
+  }
+}
+
+function valuePredicate(w: QB, v: SearchValue, modifier: Condition['modifier']): void {
+  switch (v.kind) {
+    case 'token': {
+      const { system, code } = v.token;
+      if (system === null) {
+        w.whereNull('system');
+      } else if (system !== undefined) {
+        w.where('system', system);
+      }
+      if (code !== undefined) {
+        w.where('value', code);
+      }
+      break;
+    }
+    case 'text':
+      w.where('text', '>=', v.text).where('text', '<', v.text + HIGH);
+      break;
+    case 'string':
+      if (modifier === 'exact') {
+        w.where('exact', v.text);
+      } else if (modifier === 'contains') {
+        w.whereRaw(`value like ? escape '\\'`, [`%${v.text.replace(/[\\%_]/g, (m) => `\\${m}`)}%`]);
+      } else {
+        w.where('value', '>=', v.text).where('value', '<', v.text + HIGH);
+      }
+      break;
+    case 'reference': {
+      const { type, id, url } = v.reference;
+      if (url !== undefined) {
+        w.where('target_url', url);
+      } else {
+        w.where('target_id', id ?? '');
+        if (type) {
+          w.where('target_type', type);
+        }
+      }
+      break;
+    }
+    case 'date':
+      datePredicate(w, v.date, 'low', 'high');
+      break;
+    case 'number':
+      numberPredicate(w, v.number);
+      break;
+  }
+}
+
+/**
+ * FHIR date comparison between the stored value's range [low, high] and the searched range
+ * [ql, qh] (search.html#prefix): eq = contained, gt = extends after, sa = starts after, …
+ */
+function datePredicate(w: QB, { prefix, range }: DateValue, low: string, high: string): void {
+  const { low: ql, high: qh } = range;
+  const contained = (x: QB): QB => x.where(low, '>=', ql).where(high, '<=', qh);
+  switch (prefix) {
+    case 'eq':
+      contained(w);
+      break;
+    case 'ne':
+      w.whereNot((x: QB) => contained(x));
+      break;
+    case 'gt':
+      w.where(high, '>', qh);
+      break;
+    case 'lt':
+      w.where(low, '<', ql);
+      break;
+    case 'ge':
+      w.where((x: QB) => x.where(high, '>', qh).orWhere((y: QB) => contained(y)));
+      break;
+    case 'le':
+      w.where((x: QB) => x.where(low, '<', ql).orWhere((y: QB) => contained(y)));
+      break;
+    case 'sa':
+      w.where(low, '>', qh);
+      break;
+    case 'eb':
+      w.where(high, '<', ql);
+      break;
+    case 'ap': {
+      // Approximately: within 10% of the distance between the value and now (search.html#prefix).
+      const slack = Math.abs(Date.now() - Date.parse(ql)) * 0.1;
+      w.where(low, '<=', new Date(Date.parse(qh) + slack).toISOString()).where(
+        high,
+        '>=',
+        new Date(Date.parse(ql) - slack).toISOString(),
+      );
+      break;
+    }
+  }
+}
+
+function numberPredicate(w: QB, n: NumberValue): void {
+  if (n.system !== undefined) {
+    w.where('system', n.system);
+  }
+  if (n.unit !== undefined) {
+    w.where('unit', n.unit);
+  }
+  switch (n.prefix) {
+    case 'eq':
+      w.where('value', '>=', n.low).where('value', '<', n.high);
+      break;
+    case 'ne':
+      w.whereNot((x: QB) => x.where('value', '>=', n.low).where('value', '<', n.high));
+      break;
+    case 'gt':
+    case 'sa':
+      w.where('value', '>', n.value);
+      break;
+    case 'lt':
+    case 'eb':
+      w.where('value', '<', n.value);
+      break;
+    case 'ge':
+      w.where('value', '>=', n.value);
+      break;
+    case 'le':
+      w.where('value', '<=', n.value);
+      break;
+    case 'ap': {
+      const slack = Math.abs(n.value) * 0.1;
+      w.where('value', '>=', n.value - slack).where('value', '<=', n.value + slack);
+      break;
+    }
+  }
+}
+
+/** SQL for one sort key of the row `r`: a column, or the smallest (largest, descending) indexed value. */
+function sortExpression(key: SortKey): string {
+  if (key.kind === 'id') {
+    return 'r.id';
+  }
+  if (key.kind === 'lastUpdated') {
+    return 'r.last_updated';
+  }
+  const table = TABLE_OF[key.kind];
+  const [column, fallback] =
+    key.kind === 'date'
+      ? [key.descending ? 'max(high)' : 'min(low)', 'text']
+      : key.kind === 'number'
+        ? [key.descending ? 'max(value)' : 'min(value)', 'number']
+        : [
+            key.descending
+              ? `max(${key.kind === 'reference' ? 'target_id' : 'value'})`
+              : `min(${key.kind === 'reference' ? 'target_id' : 'value'})`,
+            'text',
+          ];
+  const nullValue = fallback === 'number' ? String(NULL_NUMBER) : `'${NULL_TEXT}'`;
+  return `coalesce((select ${column} from ${table} x where x.resource_type = r.resource_type and x.resource_id = r.id and x.param = ?), ${nullValue})`;
+}
+
+function sortBindings(key: SortKey): string[] {
+  return key.kind === 'id' || key.kind === 'lastUpdated' ? [] : [key.param];
+}
+
+/** Rows strictly after (or, backwards, before) the cursor in the sort order: (k1, k2, …, id) compared lexicographically. */
+function applyKeyset(q: QB, sort: SortKey[], cursor: Cursor, backwards: boolean): void {
+  if (cursor.keys.length !== sort.length) {
+    throw badRequest('_cursor does not belong to this search (was _sort changed between pages?)', '_cursor');
+  }
+  const build = (w: QB, i: number): void => {
+    const column = `s${i}`;
+    const ascending = sort[i].descending === backwards;
+    const value = cursor.keys[i] ?? (sort[i].kind === 'number' ? NULL_NUMBER : NULL_TEXT);
+    if (i === sort.length - 1) {
+      w.where(column, ascending ? '>' : '<', value);
+      return;
+    }
+    w.where((x: QB) =>
+      x.where(column, ascending ? '>' : '<', value).orWhere((y: QB) => {
+        y.where(column, value);
+        y.where((z: QB) => build(z, i + 1));
+      }),
+    );
+  };
+  q.where((w: QB) => build(w, 0));
+}
+
+function normaliseKey(value: unknown): string | number | null {
+  if (value === null || value === undefined) {
+    return null;
+  }
+  return typeof value === 'number' || typeof value === 'string' ? value : String(value);
+}
