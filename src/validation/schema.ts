@@ -17,7 +17,8 @@
  *
  * Schema quirks patched in loadSchema: draft-06 root `id`; a root discriminator with `mapping` (ajv
  * rejects it); complex types lack `type: "object"` (so `subject: "Patient/1"` would pass); xhtml has no
- * type; dangling refs (Resource, integer64); ResourceList also lists 25 Medplum backbone types.
+ * type; boolean/number primitives carry string `pattern`s; dangling refs (Resource, integer64);
+ * ResourceList also lists 25 Medplum backbone types that are not resources.
  */
 import fs from 'node:fs';
 import Ajv, { type ErrorObject, type SchemaValidateFunction, type ValidateFunction } from 'ajv';
@@ -49,7 +50,10 @@ interface Engine {
 }
 
 let engine: Engine | undefined;
-/** Raw errors still wanted in the current validateStructure call (validation is synchronous). */
+/**
+ * Raw errors still wanted in the current validateStructure call (validation is synchronous). Errors are
+ * counted at every array they bubble through, so it bounds work rather than counting exactly.
+ */
 let errorBudget = 0;
 
 /** Loads, patches and registers the schema once. Nothing is compiled here: see compile(). */
@@ -68,10 +72,8 @@ function getEngine(): Engine {
     }
   }
   const ajv = new Ajv({
-    // Strict, so an unknown keyword in a future schema fails loudly instead of being ignored; except
-    // strictTypes: the schema puts `pattern` on boolean/number primitives, where it is meaningless.
+    // Strict, so an unknown keyword in a future schema fails loudly instead of being ignored.
     strict: true,
-    strictTypes: false,
     allErrors: true,
     // Never mutate the caller's data.
     coerceTypes: false,
@@ -91,17 +93,18 @@ function loadSchema(): { schemaId: string; definitions: Record<string, Definitio
   const raw = JSON.parse(fs.readFileSync(path, 'utf8')) as { id: string; definitions: Record<string, Definition> };
   // Only the definitions are kept: the root oneOf/discriminator is unused (we dispatch on resourceType).
   const defs = raw.definitions;
-  for (const [name, def] of Object.entries(defs)) {
+  for (const def of Object.values(defs)) {
+    dropNonStringPattern(def);
     if (!def.properties) {
       continue;
     }
     // Without `type: object`, properties/additionalProperties are skipped for non-objects, so
     // `subject: "Patient/1"` or an array for a single HumanName would pass.
     def.type ??= 'object';
-    if (def.additionalProperties !== false) {
-      throw new Error(`FHIR schema: ${name} allows unknown elements`); // true for all of 4.5.2
-    }
+    // Unknown elements must be errors. All 717 definitions of 4.5.2 say so already; make sure.
+    def.additionalProperties = false;
     for (const prop of Object.values(def.properties)) {
+      dropNonStringPattern(prop);
       // ajv merges the errors of every `$ref` call with Array#concat, which is quadratic for a
       // 100,000-element array of bad items (~1 min). Our keyword collects them linearly and stops
       // at the error budget. Primitive refs are inlined by ajv (no concat), so they keep `items`.
@@ -123,6 +126,16 @@ function loadSchema(): { schemaId: string; definitions: Record<string, Definitio
   return { schemaId: raw.id, definitions: defs };
 }
 
+/**
+ * boolean, integer, decimal, ... carry a `pattern` (from the XML schema) next to `type: number|boolean`.
+ * ajv applies it to strings anyway, so `active: "yes"` got a second, regex-worded error.
+ */
+function dropNonStringPattern(schema: Json): void {
+  if (schema.pattern !== undefined && schema.type !== 'string') {
+    delete schema.pattern;
+  }
+}
+
 function refName(ref: unknown): string | undefined {
   return typeof ref === 'string' && ref.startsWith('#/definitions/') ? ref.slice('#/definitions/'.length) : undefined;
 }
@@ -137,7 +150,7 @@ function resourceValidator(resourceType: string): ValidateFunction | undefined {
  * which our items keyword would otherwise compile lazily on the first request that uses them.
  * Measured (Node 20, this dev box): loading + patching the schema ~250 ms; the first resource type
  * ~550 ms (mostly the shared datatypes: Extension, Identifier, CodeableConcept, Reference, ...); each
- * further type 20–90 ms (Patient is the slowest served type). All 8 served types: ~1 s; all 162: ~3 s.
+ * further type 15–130 ms (Patient, Location are the slowest served). All 8 served types ~1 s; all 162 ~3 s.
  */
 function compile(name: string): ValidateFunction {
   const e = getEngine();
@@ -309,7 +322,10 @@ function describe(err: ErrorObject, location: string, value: unknown): { diagnos
       return { diagnostics: `Missing required element '${name}' in ${location}`, element: name };
     }
     case 'type':
-      return { diagnostics: `${location} must be ${typeName(String(p.type))} (found ${jsonType(value)})` };
+      return {
+        diagnostics: `${location} must be ${typeName(String(p.type))} (found ${jsonType(value)})`
+          + (p.type === 'array' ? '; repeating elements are always JSON arrays, even for one value' : ''),
+      };
     case 'pattern': {
       const fhirType = getEngine().patternTypes.get(String(p.pattern));
       return {
@@ -390,15 +406,16 @@ function jsonType(value: unknown): string {
 function typeName(ajvType: string): string {
   switch (ajvType) {
     case 'object': return 'a JSON object';
-    case 'array': return 'an array (repeating elements are always JSON arrays)';
+    case 'array': return 'an array';
     case 'boolean': return 'true or false';
     default: return `a ${ajvType}`;
   }
 }
 
-/** Element names that are not plain identifiers are quoted the FHIRPath way. */
+/** Element names come from the client: shortened, and quoted the FHIRPath way unless identifiers. */
 function fhirPathName(name: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : '`' + truncate(name).replace(/`/g, '\\`') + '`';
+  const short = truncate(name);
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? short : '`' + short.replace(/`/g, '\\`') + '`';
 }
 
 function unescapePointer(segment: string): string {
