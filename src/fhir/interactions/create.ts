@@ -1,21 +1,37 @@
 import { issue, outcome } from '../../common/errors';
 import { validateForWrite } from '../../validation/pipeline';
+import { findConditionalMatch } from '../conditional';
 import type { FhirContext, FhirRequest, FhirResponse } from '../types';
+import { storeCreate } from '../write-path';
 
-/** `POST [base]/[type]`: the server assigns id and version; any id in the body is ignored (http.html#create). */
+/**
+ * `POST [base]/[type]`: the server assigns id and version; any id in the body is ignored
+ * (http.html#create). With `If-None-Exist: [criteria]` it is a conditional create: an existing match
+ * is returned with 200 instead of a duplicate, several matches are a 412 (http.html#ccreate).
+ */
 export async function create(req: FhirRequest, ctx: FhirContext): Promise<FhirResponse> {
   const { type } = req.params;
   const valid = validateForWrite(withoutId(req.body), type);
-  const version = await ctx.repo.create(valid.resource, { references: valid.references });
-  return {
-    status: 201,
-    version,
-    location: true,
-    outcome: outcome(
-      issue('informational', `Created ${type}/${version.id} version ${version.versionId}`, undefined, 'information'),
-      ...valid.warnings,
-    ),
-  };
+  const ifNoneExist = req.headers['if-none-exist'];
+  return ctx.repo.transaction(async (repo) => {
+    if (ifNoneExist) {
+      const existing = await findConditionalMatch(repo, type, ifNoneExist, req.baseUrl, 'If-None-Exist');
+      if (existing) {
+        const text = `${type}/${existing.id} already matches If-None-Exist: nothing created`;
+        return { status: 200, version: existing, outcome: outcome(issue('informational', text, undefined, 'information')) };
+      }
+    }
+    const version = await storeCreate(ctx, repo, valid, req.assignedId);
+    return {
+      status: 201,
+      version,
+      location: true,
+      outcome: outcome(
+        issue('informational', `Created ${type}/${version.id} version ${version.versionId}`, undefined, 'information'),
+        ...valid.warnings,
+      ),
+    };
+  });
 }
 
 function withoutId(body: unknown): unknown {
