@@ -1,0 +1,80 @@
+import type { Knex } from 'knex';
+import { readSubscription, type SubscriptionInfo } from './model';
+
+interface Cached {
+  stamp: string;
+  byType: Map<string, SubscriptionInfo[]>;
+}
+
+/**
+ * The Subscriptions the matcher tests writes against, parsed once and cached per process.
+ *
+ * Invalidation works across processes (several servers on one PostgreSQL database): every write
+ * first reads a stamp of the Subscription rows — count, sum of version ids, newest lastUpdated —
+ * in its own transaction. Any Subscription create, update or delete changes the sum (version ids
+ * only grow and rows are never removed), so a changed stamp means "re-read", whoever wrote it.
+ * One small aggregate per write buys notifications that start with the very next committed write
+ * after a Subscription is stored, with no TTL window.
+ *
+ * A transaction that itself wrote a Subscription sees its own uncommitted rows; what it loads is
+ * used for that transaction only and never cached (it might still roll back).
+ */
+export class SubscriptionRegistry {
+  private cached: Cached | undefined;
+  private readonly dirty = new WeakSet<object>();
+
+  constructor(private readonly baseUrl: string) {}
+
+  /** A Subscription is being written in `tx`. */
+  markDirty(tx: Knex.Transaction): void {
+    this.dirty.add(rootOf(tx));
+    this.cached = undefined;
+  }
+
+  async forType(tx: Knex.Transaction, resourceType: string): Promise<SubscriptionInfo[]> {
+    const stamp = await readStamp(tx);
+    const dirty = this.dirty.has(rootOf(tx));
+    if (!dirty && this.cached?.stamp === stamp) {
+      return this.cached.byType.get(resourceType) ?? [];
+    }
+    const byType = await this.load(tx);
+    if (!dirty) {
+      this.cached = { stamp, byType };
+    }
+    return byType.get(resourceType) ?? [];
+  }
+
+  private async load(tx: Knex.Transaction): Promise<Map<string, SubscriptionInfo[]>> {
+    const rows = (await tx('resource').select('content').where({ resource_type: 'Subscription', deleted: false })) as {
+      content: string;
+    }[];
+    const byType = new Map<string, SubscriptionInfo[]>();
+    for (const row of rows) {
+      const sub = readSubscription(row.content, this.baseUrl);
+      if (sub) {
+        byType.set(sub.resourceType, [...(byType.get(sub.resourceType) ?? []), sub]);
+      }
+    }
+    return byType;
+  }
+}
+
+async function readStamp(tx: Knex.Transaction): Promise<string> {
+  const row = (await tx('resource')
+    .where({ resource_type: 'Subscription' })
+    .first(tx.raw('count(*) as n'), tx.raw('coalesce(sum(version_id), 0) as v'), tx.raw('max(last_updated) as t'))) as {
+    n: number | string;
+    v: number | string;
+    t: string | null;
+  };
+  return `${row.n}/${row.v}/${row.t ?? ''}`;
+}
+
+/** The outermost transaction (bundle entries may run in savepoints of it). */
+export function rootOf(tx: Knex.Transaction): Knex.Transaction {
+  let t = tx as Knex.Transaction & { parentTransaction?: Knex.Transaction };
+  while (t.parentTransaction) {
+    t = t.parentTransaction as Knex.Transaction & { parentTransaction?: Knex.Transaction };
+  }
+  return t;
+}
