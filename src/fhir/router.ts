@@ -1,4 +1,5 @@
 import { fail, notSupported } from '../common/errors';
+import { ID_PATTERN } from '../validation/pipeline';
 import { isSupportedResourceType } from './resource-types';
 import type { FhirContext, FhirHandler, FhirRequest, FhirResponse, HttpMethod, Interaction } from './types';
 
@@ -8,6 +9,8 @@ export interface Route {
   pattern: string;
   /** The CapabilityStatement interaction this route implements: the statement is built from routes. */
   interaction: Interaction;
+  /** A FHIR operation (`validate` for `$validate`): listed under `operation`, not as an interaction. */
+  operation?: string;
   handler: FhirHandler;
 }
 
@@ -33,6 +36,15 @@ export class FhirRouter {
   }
 
   async handle(req: FhirRequest, ctx: FhirContext): Promise<FhirResponse> {
+    // The guard (scopes, audit) wraps every call, so bundle entries replayed through here are checked too.
+    return ctx.guard ? ctx.guard.run(req, (onMatch) => this.dispatch(req, ctx, onMatch)) : this.dispatch(req, ctx);
+  }
+
+  private async dispatch(
+    req: FhirRequest,
+    ctx: FhirContext,
+    onMatch?: (interaction: Interaction, matched: FhirRequest) => void,
+  ): Promise<FhirResponse> {
     const segments = req.path === '' ? [] : req.path.split('/');
     const candidates = this.routes
       .map((route) => ({ route, params: matchSegments(route.pattern, segments) }))
@@ -51,7 +63,26 @@ export class FhirRouter {
       }
       throw fail(404, 'not-found', `No FHIR interaction at /${req.path}`);
     }
-    return match.route.handler({ ...req, params: match.params }, ctx);
+    checkIds(req.method, match.params);
+    const matched = { ...req, params: match.params };
+    onMatch?.(match.route.interaction, matched);
+    return match.route.handler(matched, ctx);
+  }
+}
+
+/**
+ * An id or version outside FHIR's id syntax can name nothing stored here: answer without touching
+ * the database (PostgreSQL refuses some of them, e.g. NUL, in text at all).
+ */
+function checkIds(method: HttpMethod, params: Record<string, string>): void {
+  for (const name of ['id', 'vid'] as const) {
+    const value = params[name];
+    if (value !== undefined && !ID_PATTERN.test(value)) {
+      const shown = value.slice(0, 64).replace(/[\u0000-\u001f]/g, '?');
+      throw method === 'GET'
+        ? fail(404, 'not-found', `No resource has the ${name} '${shown}': ids are 1-64 of A-Z a-z 0-9 - .`)
+        : fail(400, 'invalid', `'${shown}' is not a valid resource ${name}: ids are 1-64 of A-Z a-z 0-9 - .`);
+    }
   }
 }
 

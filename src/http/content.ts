@@ -87,7 +87,12 @@ function parseForm(text: string): Record<string, string | string[]> {
  */
 function describeJsonError(err: unknown, text: string): string {
   const errors: ParseError[] = [];
-  parseJsonc(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  try {
+    parseJsonc(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  } catch {
+    // jsonc-parser recurses per nesting level: hostile depth overflows the stack. Say what we know.
+    return 'nesting too deep to locate the error';
+  }
   const first = errors[0];
   if (!first) {
     return (err instanceof Error ? err.message : String(err)).slice(0, 200);

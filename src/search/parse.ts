@@ -72,6 +72,9 @@ export function parseSearch(
 
   for (const [key, raw] of Object.entries(query)) {
     const values = (Array.isArray(raw) ? raw : [raw]).filter((v): v is string => typeof v === 'string');
+    if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(key) || values.some((v) => /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(v))) {
+      throw badRequest(`Search parameter '${key.replace(/[\u0000-\u001f]/g, '?')}' contains control characters`, key);
+    }
     for (const v of values) {
       if (v.length > MAX_VALUE_LENGTH) {
         throw badRequest(`Search parameter '${key}' has a value longer than ${MAX_VALUE_LENGTH} characters`, key);

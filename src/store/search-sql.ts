@@ -116,13 +116,35 @@ function chunks<T>(list: T[], size = 500): T[][] {
   return out;
 }
 
+/**
+ * Conditions are AND-ed. The most selective-looking one drives the query as `id IN (index lookup)`;
+ * the others are correlated `EXISTS` probes on the candidate rows, so an unselective condition
+ * (all pain scores, every date after June) is never materialised as a huge list.
+ */
 function applyConditions(knex: Knex, q: QB, resourceType: string, conditions: Condition[], alias: string): void {
-  for (const condition of conditions) {
-    applyCondition(knex, q, resourceType, condition, alias);
-  }
+  const ranked = conditions.map((c, i) => ({ c, i, rank: driverRank(c) })).sort((a, b) => b.rank - a.rank);
+  const driver = ranked[0]?.rank > 0 ? ranked[0].i : -1;
+  conditions.forEach((condition, i) => applyCondition(knex, q, resourceType, condition, alias, i === driver));
 }
 
-function applyCondition(knex: Knex, q: QB, resourceType: string, c: Condition, alias: string): void {
+/** How likely a condition is to select few rows: ids and references first, negations never. */
+function driverRank(c: Condition): number {
+  if (c.modifier === 'not' || c.modifier === 'missing' || c.kind === 'lastUpdated') {
+    return 0;
+  }
+  if (c.kind === 'id') {
+    return 100;
+  }
+  if (c.chain || c.kind === 'reference') {
+    return 90;
+  }
+  if (c.kind === 'token') {
+    return c.values.every((v) => v.kind === 'token' && v.token.code !== undefined) ? 60 : 10;
+  }
+  return c.kind === 'date' ? 50 : 40;
+}
+
+function applyCondition(knex: Knex, q: QB, resourceType: string, c: Condition, alias: string, drive = true): void {
   const idColumn = `${alias}.id`;
   if (c.chain) {
     const { targetTypes, condition } = c.chain;
@@ -169,8 +191,8 @@ function applyCondition(knex: Knex, q: QB, resourceType: string, c: Condition, a
     return;
   }
   const table = TABLE_OF[c.kind];
-  const matching = (sub: QB): void => {
-    sub.select('resource_id').from(table).where({ resource_type: resourceType, param: c.param });
+  const negate = c.modifier === 'not' || (c.modifier === 'missing' && c.missing === true);
+  const values = (sub: QB): void => {
     if (c.modifier !== 'missing') {
       sub.where((or: QB) => {
         for (const v of c.values) {
@@ -179,11 +201,26 @@ function applyCondition(knex: Knex, q: QB, resourceType: string, c: Condition, a
       });
     }
   };
-  const negate = c.modifier === 'not' || (c.modifier === 'missing' && c.missing === true);
+  if (drive && !negate) {
+    q.whereIn(idColumn, (sub: QB) => {
+      sub.select('resource_id').from(table).where({ resource_type: resourceType, param: c.param });
+      values(sub);
+    });
+    return;
+  }
+  const probe = (sub: QB): void => {
+    sub
+      .select(knex.raw('1'))
+      .from({ x: table })
+      .where('x.resource_type', resourceType)
+      .whereRaw('x.resource_id = ??', [idColumn])
+      .where('x.param', c.param);
+    values(sub);
+  };
   if (negate) {
-    q.whereNotIn(idColumn, matching);
+    q.whereNotExists(probe);
   } else {
-    q.whereIn(idColumn, matching);
+    q.whereExists(probe);
   }
 }
 
@@ -254,11 +291,12 @@ function datePredicate(w: QB, { prefix, range }: DateValue, low: string, high: s
     case 'lt':
       w.where(low, '<', ql);
       break;
+    // ge/le: the value reaches into the searched range or beyond it (a single bound, so one index range).
     case 'ge':
-      w.where((x: QB) => x.where(high, '>', qh).orWhere((y: QB) => contained(y)));
+      w.where(high, '>=', ql);
       break;
     case 'le':
-      w.where((x: QB) => x.where(low, '<', ql).orWhere((y: QB) => contained(y)));
+      w.where(low, '<=', qh);
       break;
     case 'sa':
       w.where(low, '>', qh);

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { fail } from '../common/errors';
+import type { Dialect } from './database';
 
 /** Thrown inside a write when a concurrent writer got there first; the whole unit is re-run. */
 export class WriteConflict extends Error {
@@ -10,13 +11,103 @@ export class WriteConflict extends Error {
 }
 
 const MAX_ATTEMPTS = 5;
+/** Most units one group commit carries: bounds how long a batch holds SQLite's one connection. */
+const MAX_BATCH = 64;
+
+export type Work<T> = (tx: Knex.Transaction) => Promise<T>;
+
+interface Unit {
+  work: Work<unknown>;
+  attempts: number;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
 
 /**
- * Runs units of work in transactions, re-running a unit that lost a race (our own WriteConflict,
- * a unique-key collision between concurrent creates, a PostgreSQL serialization failure or deadlock,
- * SQLite busy). Every write goes through here: this is where group commit plugs in.
+ * Runs units of work in transactions; every write goes through here.
+ *
+ * SQLite has one writer and one connection here, so concurrent units would only queue for it: they
+ * are group-committed instead — the units waiting are run one after another in a single transaction,
+ * each inside its own SAVEPOINT (a failing unit rolls back alone), and one COMMIT (one fsync) makes
+ * them all durable. A unit's promise settles only after that COMMIT: no response is sent for a write
+ * that is not on disk.
+ *
+ * PostgreSQL runs each unit in its own transaction on the pool, in parallel.
+ * Units that lost a race (a unique-key collision between concurrent creates, a serialization failure,
+ * a deadlock, SQLite busy, our own WriteConflict) are run again, up to MAX_ATTEMPTS.
  */
-export async function runInTransaction<T>(knex: Knex, work: (tx: Knex.Transaction) => Promise<T>): Promise<T> {
+export class TransactionRunner {
+  private readonly queue: Unit[] = [];
+  private flushing = false;
+
+  constructor(
+    private readonly knex: Knex,
+    private readonly dialect: Dialect,
+  ) {}
+
+  run<T>(work: Work<T>): Promise<T> {
+    if (this.dialect !== 'sqlite') {
+      return runWithRetries(this.knex, work);
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, attempts: 0, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        // Let the other requests of this event-loop turn join the batch.
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        await this.commitBatch(this.queue.splice(0, MAX_BATCH));
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async commitBatch(batch: Unit[]): Promise<void> {
+    const outcomes: { unit: Unit; ok: boolean; value?: unknown; error?: unknown }[] = [];
+    try {
+      await this.knex.transaction(async (tx) => {
+        for (const unit of batch) {
+          try {
+            outcomes.push({ unit, ok: true, value: await tx.transaction((savepoint) => unit.work(savepoint)) });
+          } catch (error) {
+            outcomes.push({ unit, ok: false, error });
+          }
+        }
+      });
+    } catch (error) {
+      // The COMMIT itself failed (disk, lock): nothing of this batch is stored.
+      batch.forEach((unit) => this.retryOrReject(unit, error));
+      return;
+    }
+    for (const { unit, ok, value, error } of outcomes) {
+      if (ok) {
+        unit.resolve(value);
+      } else {
+        this.retryOrReject(unit, error);
+      }
+    }
+  }
+
+  private retryOrReject(unit: Unit, error: unknown): void {
+    unit.attempts++;
+    if (!isRetryable(error)) {
+      unit.reject(error);
+    } else if (unit.attempts >= MAX_ATTEMPTS) {
+      unit.reject(fail(409, 'conflict', 'The resource is being changed by other requests; try again.'));
+    } else {
+      this.queue.push(unit);
+    }
+  }
+}
+
+async function runWithRetries<T>(knex: Knex, work: Work<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await knex.transaction(work);
@@ -30,6 +121,18 @@ export async function runInTransaction<T>(knex: Knex, work: (tx: Knex.Transactio
       await new Promise((resolve) => setTimeout(resolve, attempt * 5 * Math.random()));
     }
   }
+}
+
+const runners = new WeakMap<Knex, TransactionRunner>();
+
+/** The one runner of a database: every repository over the same knex instance shares its queue. */
+export function transactionRunner(knex: Knex, dialect: Dialect): TransactionRunner {
+  let runner = runners.get(knex);
+  if (!runner) {
+    runner = new TransactionRunner(knex, dialect);
+    runners.set(knex, runner);
+  }
+  return runner;
 }
 
 export function isRetryable(err: unknown): boolean {

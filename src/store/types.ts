@@ -30,6 +30,8 @@ export interface RequiredReference {
 }
 
 export interface WriteOptions {
+  /** Create only: the id to use (bundles assign ids before writing, to resolve `urn:uuid:` references). */
+  id?: string;
   /** Version the client expects to replace (`If-Match: W/"n"`); a mismatch is a 412. */
   ifMatch?: string;
   /** Checked inside the write's own transaction, so a concurrent delete cannot slip between. */
@@ -51,6 +53,8 @@ export interface ResourceChange {
 export interface WriteHook {
   readonly name: string;
   inTransaction(tx: Knex.Transaction, change: ResourceChange): Promise<void>;
+  /** Optional bulk form for `createMany`: the same effect for many changes, in fewer statements. */
+  inTransactionMany?(tx: Knex.Transaction, changes: ResourceChange[]): Promise<void>;
 }
 
 export interface UpdateResult {
@@ -82,6 +86,12 @@ export interface HistoryPage {
 /** The storage interface the FHIR core calls. No SQL exists outside the store folder. */
 export interface Repository {
   create(resource: Resource, options?: WriteOptions): Promise<StoredVersion>;
+  /**
+   * Bulk create for importers and data generators: the same rows as `create` for each resource
+   * (current, history, and the write hooks' rows), in multi-row INSERTs, in one transaction.
+   * No reference checks: the caller vouches for them (e.g. they point within the same load).
+   */
+  createMany(items: { resource: Resource; id?: string }[]): Promise<StoredVersion[]>;
   /** Current version (possibly a deletion), or undefined if the resource never existed. */
   read(resourceType: string, id: string): Promise<StoredVersion | undefined>;
   vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined>;
@@ -99,6 +109,40 @@ export interface Repository {
   referencedBy(sourceType: string, sourceIds: string[], param: string, targetType?: string): Promise<ResourceKey[]>;
   /** Ids of `sourceType` resources whose `param` points at the targets (`_revinclude`). */
   referencing(sourceType: string, param: string, targetType: string, targetIds: string[]): Promise<string[]>;
+  /**
+   * Inside `transaction`: holds a lock on `key` until the transaction ends, serialising writers that
+   * use the same key (conditional create/update on the same criteria) across processes.
+   */
+  lock(key: string): Promise<void>;
+  /** Checks that every reference points at a live resource (a 422 naming the ones that do not). */
+  verifyReferences(references: RequiredReference[]): Promise<void>;
   /** Runs `work` with a repository whose writes share one transaction (bundles, imports). */
   transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T>;
+  /** Live current versions of one type in id order, one keyset page at a time (exports, `$everything`). */
+  scan(query: ScanQuery): Promise<ScanRow[]>;
+  /** How many live resources `scan` would return over all pages. */
+  countScan(query: ScanQuery): Promise<number>;
+}
+
+/** Whose data a compartment-scoped read covers: every patient, some patients, or a Group's members. */
+export type PatientSet = { all: true } | { ids: string[] } | { group: string };
+
+export interface ScanQuery {
+  resourceType: string;
+  /** Keyset: only ids after this one. */
+  afterId?: string;
+  /** Page size (ignored by countScan). */
+  limit?: number;
+  /** Only resources last updated at or after this instant. */
+  since?: string;
+  /** Only the patients' compartment and what it references (src/store/export-sql.ts). */
+  patients?: PatientSet;
+  /** Only these ids (a page of search matches, checked against `patients`). */
+  ids?: string[];
+}
+
+export interface ScanRow {
+  id: string;
+  lastUpdated: string;
+  json: string;
 }

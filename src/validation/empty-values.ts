@@ -2,10 +2,12 @@ import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { issue } from '../common/errors';
 
 const MAX_REPORTED = 20;
+// FHIR strings exclude code points below 32 other than tab, LF and CR (datatypes.html#string).
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
 
 /**
- * FHIR JSON forbids empty strings, arrays and objects ("elements must have a value or children"),
- * and neither the JSON schema nor @medplum/core's validator checks it.
+ * FHIR JSON forbids empty strings, arrays and objects ("elements must have a value or children") and
+ * control characters in strings; neither the JSON schema nor @medplum/core's validator checks these.
  */
 export function findEmptyValues(resource: Record<string, unknown> & { resourceType: string }): OperationOutcomeIssue[] {
   const found: OperationOutcomeIssue[] = [];
@@ -20,6 +22,8 @@ function visit(value: unknown, path: string, found: OperationOutcomeIssue[], dep
   if (typeof value === 'string') {
     if (value === '') {
       found.push(issue('structure', `${path} must not be an empty string: omit the element instead`, path));
+    } else if (CONTROL.test(value)) {
+      found.push(issue('structure', `${path} contains control characters (only tab, CR and LF are allowed in FHIR strings)`, path));
     }
   } else if (Array.isArray(value)) {
     if (value.length === 0) {

@@ -31,7 +31,7 @@ for (const kind of testDatabaseKinds()) {
           'ServiceRequest', 'Procedure', 'Observation', 'Patient', 'Practitioner', 'PractitionerRole', 'Organization', 'Location',
         ]);
         const codes = res.body.rest[0].resource[0].interaction.map((i: { code: string }) => i.code);
-        expect(codes).to.have.members(['create', 'read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'search-type']);
+        expect(codes).to.include.members(['create', 'read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'search-type']);
         const params = res.body.rest[0].resource[0].searchParam.map((p: { name: string }) => p.name);
         expect(params).to.include.members(['_id', '_lastUpdated', 'subject', 'patient', 'code', 'authored', 'status']);
         expect(res.body.rest[0].interaction.map((i: { code: string }) => i.code)).to.include('history-system');

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import type { Observation, Patient, Procedure, ServiceRequest } from '@medplum/fhirtypes';
+import type { Patient, ServiceRequest } from '@medplum/fhirtypes';
 import { testDatabaseKinds } from '../support/databases';
-import { blockOrder, patient, practitioner } from '../support/fixtures';
+import { blockOrder, blockProcedure, painScore, patient, practitioner, skinTemperature } from '../support/fixtures';
 import { startTestServer, type TestServer } from '../support/server';
 
 interface Entry {
@@ -52,37 +52,11 @@ for (const kind of testDatabaseKinds()) {
         } as ServiceRequest),
       );
       orders.push(await post('ServiceRequest', { ...blockOrder(other, doc, 'PLAC-3'), authoredOn: '2026-03-05' }));
-      procedure = await post('Procedure', {
-        resourceType: 'Procedure',
-        status: 'completed',
-        basedOn: [{ reference: `ServiceRequest/${orders[0]}` }],
-        code: { coding: [{ system: 'http://www.ama-assn.org/go/cpt', code: '64520' }] },
-        subject: { reference: `Patient/${pat}` },
-        performedDateTime: '2026-01-15T09:30:00Z',
-      } as Procedure);
-      for (const [score, minutes] of [
-        [8, 0],
-        [3, 30],
-      ]) {
-        await post('Observation', {
-          resourceType: 'Observation',
-          status: 'final',
-          code: { coding: [{ system: 'http://loinc.org', code: '72514-3' }] },
-          subject: { reference: `Patient/${pat}` },
-          partOf: [{ reference: `Procedure/${procedure}` }],
-          effectiveDateTime: new Date(Date.parse('2026-01-15T09:30:00Z') + minutes * 60_000).toISOString(),
-          valueInteger: score,
-        } as Observation);
-      }
-      await post('Observation', {
-        resourceType: 'Observation',
-        status: 'final',
-        code: { coding: [{ system: 'http://loinc.org', code: '61008-9' }] },
-        subject: { reference: `Patient/${pat}` },
-        partOf: [{ reference: `Procedure/${procedure}` }],
-        effectiveDateTime: '2026-01-15T10:00:00Z',
-        valueQuantity: { value: 32.4, unit: '°C', system: 'http://unitsofmeasure.org', code: 'Cel' },
-      } as Observation);
+      // Completing the procedure completes orders[0] (order lifecycle).
+      procedure = await post('Procedure', blockProcedure(pat, orders[0], doc));
+      await post('Observation', painScore(pat, procedure, 8, '2026-01-15T09:30:00Z', 'pre-block'));
+      await post('Observation', painScore(pat, procedure, 3, '2026-01-15T10:00:00Z', 'post-30min'));
+      await post('Observation', skinTemperature(pat, procedure, 32.4, '2026-01-15T10:00:00Z'));
     });
     after(async () => server?.stop());
 
@@ -101,7 +75,8 @@ for (const kind of testDatabaseKinds()) {
         expect(await find('ServiceRequest?code:text=stellate')).to.deep.equal([orders[1]]);
       });
       it('ORs comma-separated values and ANDs repeated parameters', async () => {
-        expect(await find('ServiceRequest?status=active,on-hold')).to.have.length(3);
+        expect(await find('ServiceRequest?status=active,on-hold')).to.have.members([orders[1], orders[2]]);
+        expect(await find('ServiceRequest?status=completed')).to.deep.equal([orders[0]]);
         expect(await find('ServiceRequest?status=active&code=64510')).to.deep.equal([]);
         expect(await find(`ServiceRequest?_id=${orders[0]},${orders[1]}`)).to.have.members([orders[0], orders[1]]);
       });
@@ -114,7 +89,8 @@ for (const kind of testDatabaseKinds()) {
         expect(await find(`ServiceRequest?subject=${server.url}/fhir/Patient/${other}`)).to.deep.equal([orders[2]]);
         expect(await find(`ServiceRequest?subject:Patient=${other}`)).to.deep.equal([orders[2]]);
         expect(await find('ServiceRequest?performer:missing=true')).to.have.length(3);
-        expect(await find(`Observation?part-of=Procedure/${procedure}`)).to.have.length(3);
+        // Entered measurements only: the outcome engine also derives relief and response Observations.
+        expect(await find(`Observation?part-of=Procedure/${procedure}&code=http://loinc.org|72514-3,http://loinc.org|61008-9`)).to.have.length(3);
       });
       it('follows one level of chaining', async () => {
         expect(await find('ServiceRequest?subject:Patient.identifier=urn:mrn|MRN-42')).to.deep.equal([orders[2]]);
@@ -184,10 +160,10 @@ for (const kind of testDatabaseKinds()) {
       });
 
       it('counts with _total and _summary=count', async () => {
-        const accurate = await server.fhir('/Observation?_total=accurate&_count=1');
+        const accurate = await server.fhir('/Observation?code=http://loinc.org|72514-3,http://loinc.org|61008-9&_total=accurate&_count=1');
         expect(accurate.body.total).to.equal(3);
         expect(accurate.body.entry).to.have.length(1);
-        const count = await server.fhir('/Observation?_summary=count');
+        const count = await server.fhir('/Observation?code=http://loinc.org|72514-3,http://loinc.org|61008-9&_summary=count');
         expect(count.body.total).to.equal(3);
         expect(count.body.entry).to.deep.equal([]);
       });
@@ -207,8 +183,12 @@ for (const kind of testDatabaseKinds()) {
         );
         expect(ids(res.body)).to.deep.equal([orders[0]]);
         const included = (res.body.entry as Entry[]).filter((e) => e.search.mode === 'include');
-        expect(included.map((e) => e.resource.resourceType).sort()).to.deep.equal([
-          'Observation', 'Observation', 'Observation', 'Patient', 'Procedure',
+        const outcomes = await server.fhir(`/Observation?part-of=Procedure/${procedure}&_summary=count`);
+        expect(included.filter((e) => e.resource.resourceType === 'Observation')).to.have.length(outcomes.body.total);
+        expect(outcomes.body.total).to.be.at.least(3);
+        expect(included.filter((e) => e.resource.resourceType !== 'Observation').map((e) => e.resource.resourceType).sort()).to.deep.equal([
+          'Patient',
+          'Procedure',
         ]);
       });
 

@@ -3,8 +3,8 @@ import type { ResourceChange, WriteHook } from '../types';
 import { extractIndexRows } from './extract';
 import { INDEX_TABLES, type IndexKind } from './rows';
 
-// SQLite allows 999 bound variables per statement in older builds; keep batches well under.
-const INSERT_CHUNK = 100;
+/** Rows per INSERT: ≤ 8 columns × 400 rows stays far below SQLite's limit on bound variables. */
+const INSERT_CHUNK = 400;
 
 /**
  * Keeps the search index in step with every write, inside the write's transaction: the rows of the
@@ -13,24 +13,33 @@ const INSERT_CHUNK = 100;
  */
 export const searchIndexHook: WriteHook = {
   name: 'search-index',
-  async inTransaction(tx: Knex.Transaction, change: ResourceChange): Promise<void> {
-    const { resourceType, id } = change.current;
-    if (change.previous && !change.previous.deleted) {
-      for (const table of Object.values(INDEX_TABLES)) {
-        await tx(table).where({ resource_type: resourceType, resource_id: id }).delete();
+  inTransaction(tx: Knex.Transaction, change: ResourceChange): Promise<void> {
+    return this.inTransactionMany!(tx, [change]);
+  },
+  async inTransactionMany(tx: Knex.Transaction, changes: ResourceChange[]): Promise<void> {
+    for (const { previous, current } of changes) {
+      if (previous && !previous.deleted) {
+        for (const table of Object.values(INDEX_TABLES)) {
+          await tx(table).where({ resource_type: current.resourceType, resource_id: current.id }).delete();
+        }
       }
     }
-    if (!change.resource) {
-      return;
-    }
-    const rows = extractIndexRows(change.resource);
-    for (const kind of Object.keys(INDEX_TABLES) as IndexKind[]) {
-      const list = rows[kind];
-      if (list.length > 0) {
-        const owned = list.map((row) => ({ resource_type: resourceType, resource_id: id, ...row }));
-        for (let i = 0; i < owned.length; i += INSERT_CHUNK) {
-          await tx(INDEX_TABLES[kind]).insert(owned.slice(i, i + INSERT_CHUNK));
+    const byKind: Record<IndexKind, Record<string, unknown>[]> = { token: [], string: [], reference: [], date: [], number: [] };
+    for (const { current, resource } of changes) {
+      if (!resource) {
+        continue;
+      }
+      const rows = extractIndexRows(resource);
+      for (const kind of Object.keys(byKind) as IndexKind[]) {
+        for (const row of rows[kind]) {
+          byKind[kind].push({ resource_type: current.resourceType, resource_id: current.id, ...row });
         }
+      }
+    }
+    for (const kind of Object.keys(byKind) as IndexKind[]) {
+      const owned = byKind[kind];
+      for (let i = 0; i < owned.length; i += INSERT_CHUNK) {
+        await tx(INDEX_TABLES[kind]).insert(owned.slice(i, i + INSERT_CHUNK));
       }
     }
   },

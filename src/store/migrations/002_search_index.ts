@@ -4,7 +4,8 @@ import type { Knex } from 'knex';
  * Search index tables, one per value kind, filled at write time by the index hook in the resource's
  * own transaction. Each row: the owning resource (type, id), the search parameter code, and the value
  * in a form that SQL can compare. Text columns use byte order ("C" collation on PostgreSQL, SQLite's
- * default) so that prefix searches are index range scans on both databases.
+ * default) so that prefix searches are index range scans on both databases. The owner index leads
+ * with (type, id, param) so a correlated EXISTS probe for one resource is an equality lookup.
  */
 export async function up(knex: Knex): Promise<void> {
   const isPostgres = knex.client.config.client === 'pg';
@@ -22,14 +23,14 @@ export async function up(knex: Knex): Promise<void> {
     text(t, 'value');
     text(t, 'text');
     t.index(['resource_type', 'param', 'value', 'system'], 'search_token_value');
-    t.index(['resource_type', 'resource_id'], 'search_token_owner');
+    t.index(['resource_type', 'resource_id', 'param'], 'search_token_owner');
   });
   await knex.schema.createTable('search_string', (t) => {
     owner(t);
     text(t, 'value').notNullable();
     text(t, 'exact').notNullable();
     t.index(['resource_type', 'param', 'value'], 'search_string_value');
-    t.index(['resource_type', 'resource_id'], 'search_string_owner');
+    t.index(['resource_type', 'resource_id', 'param'], 'search_string_owner');
   });
   await knex.schema.createTable('search_reference', (t) => {
     owner(t);
@@ -37,7 +38,7 @@ export async function up(knex: Knex): Promise<void> {
     t.string('target_id', 64);
     text(t, 'target_url');
     t.index(['resource_type', 'param', 'target_id', 'target_type'], 'search_reference_target');
-    t.index(['resource_type', 'resource_id'], 'search_reference_owner');
+    t.index(['resource_type', 'resource_id', 'param'], 'search_reference_owner');
   });
   await knex.schema.createTable('search_date', (t) => {
     owner(t);
@@ -45,7 +46,7 @@ export async function up(knex: Knex): Promise<void> {
     t.string('high', 32).notNullable();
     t.index(['resource_type', 'param', 'low'], 'search_date_low');
     t.index(['resource_type', 'param', 'high'], 'search_date_high');
-    t.index(['resource_type', 'resource_id'], 'search_date_owner');
+    t.index(['resource_type', 'resource_id', 'param'], 'search_date_owner');
   });
   await knex.schema.createTable('search_number', (t) => {
     owner(t);
@@ -55,7 +56,7 @@ export async function up(knex: Knex): Promise<void> {
     text(t, 'system');
     text(t, 'unit');
     t.index(['resource_type', 'param', 'value'], 'search_number_value');
-    t.index(['resource_type', 'resource_id'], 'search_number_owner');
+    t.index(['resource_type', 'resource_id', 'param'], 'search_number_owner');
   });
 }
 

@@ -1,6 +1,10 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_resources';
 import * as m002 from './002_search_index';
+import * as m004 from './004_write_locks';
+import * as m003 from './003_security';
+import * as m005 from './005_subscriptions';
+import * as m006 from './006_export';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -11,11 +15,16 @@ interface Migration {
 const MIGRATIONS: Record<string, Migration> = {
   '001_resources': m001,
   '002_search_index': m002,
+  '004_write_locks': m004,
+  '003_security': m003,
+  '005_subscriptions': m005,
+  '006_export': m006,
 };
 
 class CompiledMigrationSource implements Knex.MigrationSource<string> {
   getMigrations(): Promise<string[]> {
-    return Promise.resolve(Object.keys(MIGRATIONS));
+    // Sorted by name, so the order does not depend on how entries were added above.
+    return Promise.resolve(Object.keys(MIGRATIONS).sort());
   }
   getMigrationName(name: string): string {
     return name;
@@ -29,6 +38,20 @@ const migrationConfig: Knex.MigratorConfig = { migrationSource: new CompiledMigr
 
 export async function migrateToLatest(knex: Knex): Promise<void> {
   await knex.migrate.latest(migrationConfig);
+  await refreshPlannerStatistics(knex);
+}
+
+/**
+ * SQLite plans queries from statistics that only ANALYZE collects; without them it may probe a
+ * resource's index rows through a range index instead of the owner index (seconds instead of
+ * milliseconds at scale). A sampled ANALYZE (analysis_limit) takes milliseconds even on large files.
+ * PostgreSQL's autovacuum keeps its own statistics.
+ */
+export async function refreshPlannerStatistics(knex: Knex): Promise<void> {
+  if (knex.client.config.client === 'sqlite3') {
+    await knex.raw('PRAGMA analysis_limit = 1000');
+    await knex.raw('ANALYZE');
+  }
 }
 
 /** True when every compiled migration has been applied (used by readiness checks). */

@@ -1,0 +1,74 @@
+/**
+ * `npm run bench:search` (after `npm run generate -- --resources N` into DATABASE_URL): serves that
+ * database and drives the common queries with autocannon at 10 connections, then prints each
+ * query's SQL plan (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL) to show the indexes used.
+ */
+import autocannon from 'autocannon';
+import { loadConfig } from '../../src/config';
+import { openDatabase } from '../../src/store/database';
+import { parseSearch } from '../../src/search/parse';
+import { loadBaseDefinitions } from '../../src/definitions';
+import { startServerProcess } from './server-process';
+
+const DURATION = Number(process.env.BENCH_SECONDS ?? 15);
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  loadBaseDefinitions();
+  const db = openDatabase(config.databaseUrl);
+  const [{ n }] = await db.knex('resource').count<{ n: number }[]>({ n: '*' });
+  // A patient from the middle of the data, and a recent window for polling.
+  const [mid] = await db.knex('resource').select('id').where({ resource_type: 'Patient' }).orderBy('id').offset(Math.floor(Number(n) / 50)).limit(1);
+  const [{ t }] = await db.knex('resource').max<{ t: string }[]>({ t: 'last_updated' });
+  const since = new Date(Date.parse(t) - 60_000).toISOString();
+  const queries: [string, string, Record<string, string | string[]>][] = [
+    ['patient orders + procedures', 'ServiceRequest', { subject: `Patient/${mid.id}`, _revinclude: 'Procedure:based-on', _count: '20' }],
+    ['observations by code and date', 'Observation', { code: 'http://loinc.org|72514-3', date: ['ge2025-06-01', 'lt2025-06-08'], _count: '20' }],
+    ['_lastUpdated polling window', 'Observation', { _lastUpdated: `gt${since}`, _count: '100' }],
+    ['patient observations', 'Observation', { patient: `Patient/${mid.id}`, _count: '50' }],
+  ];
+  await db.knex.destroy();
+
+  const server = await startServerProcess(config.databaseUrl);
+  const lines = [
+    `Search at ${Number(n).toLocaleString()} stored resources (${config.databaseUrl.split(':')[0]}, 10 connections, ${DURATION}s each, ${new Date().toISOString().slice(0, 10)})`,
+    '| query | req/s | p50 ms | p99 ms | errors |',
+    '|---|---:|---:|---:|---:|',
+  ];
+  try {
+    for (const [name, type, query] of queries) {
+      const url = `${server.url}/fhir/${type}?${new URLSearchParams(Object.entries(query).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x): [string, string] => [k, x]))).toString()}`;
+      await autocannon({ url, connections: 10, duration: 2 });
+      const r = await autocannon({ url, connections: 10, duration: DURATION });
+      lines.push(`| ${name} | ${Math.round(r.requests.average)} | ${r.latency.p50} | ${r.latency.p99} | ${r.errors + r.non2xx} |`);
+      process.stderr.write(`${name}: ${Math.round(r.requests.average)} req/s\n`);
+    }
+  } finally {
+    await server.stop();
+  }
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+  await printPlans(config.databaseUrl, queries);
+}
+
+async function printPlans(url: string, queries: [string, string, Record<string, string | string[]>][]): Promise<void> {
+  const db = openDatabase(url);
+  const { searchPage } = await import('../../src/store/search-sql');
+  for (const [name, type, query] of queries) {
+    const plan = parseSearch(type, query, { strict: true, baseUrl: '' });
+    let sql: { sql: string; bindings: readonly unknown[] } | undefined;
+    db.knex.once('query', (q: { sql: string; bindings: unknown[] }) => (sql = q));
+    await searchPage(db.knex, { ...plan, include: [], revinclude: [] });
+    const explain = db.dialect === 'sqlite' ? 'EXPLAIN QUERY PLAN ' : 'EXPLAIN ';
+    const rows = (await db.knex.raw(explain + sql!.sql, sql!.bindings as never[])) as unknown;
+    const text = db.dialect === 'sqlite'
+      ? (rows as { detail: string }[]).map((r) => `  ${r.detail}`).join('\n')
+      : (rows as { rows: { 'QUERY PLAN': string }[] }).rows.map((r) => `  ${r['QUERY PLAN']}`).join('\n');
+    process.stdout.write(`${name}:\n${text}\n`);
+  }
+  await db.knex.destroy();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:search failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
