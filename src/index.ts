@@ -10,10 +10,9 @@ async function main(): Promise<void> {
     }
   };
   if (config.auth === 'none') {
-    process.stderr.write('WARNING: FHIR_AUTH=none: authentication is OFF. Every client can read and write everything.\n');
-  } else {
     process.stderr.write(
-      'WARNING: SMART authorization is not implemented yet in this version: requests are not authenticated.\n',
+      '\n*** WARNING: FHIR_AUTH=none: authentication is OFF. Anyone who can reach this port can read, ***\n' +
+        '*** change and delete every record. For local experiments only: never on a network.        ***\n\n',
     );
   }
   const server = await startServer(config);

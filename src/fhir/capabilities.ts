@@ -2,10 +2,13 @@ import type {
   CapabilityStatement,
   CapabilityStatementRestResource,
   CapabilityStatementRestResourceInteraction,
+  CapabilityStatementRestResourceOperation,
   CapabilityStatementRestResourceSearchParam,
+  CapabilityStatementRestSecurity,
 } from '@medplum/fhirtypes';
 import { searchParamsFor } from '../definitions/search-parameters';
-import { SUPPORTED_RESOURCE_TYPES } from './resource-types';
+import { READ_ONLY_RESOURCE_TYPES, SUPPORTED_RESOURCE_TYPES } from './resource-types';
+import { conformanceResources, supportedProfiles, typeOperations } from './interactions/conformance';
 import type { FhirRouter, Route } from './router';
 import type { Interaction } from './types';
 
@@ -15,7 +18,11 @@ export interface ServerInfo {
   name: string;
   version: string;
   startedAt: string;
+  /** The security section (SMART token URL); absent when authentication is off. */
+  security?: (baseUrl: string) => CapabilityStatementRestSecurity;
 }
+
+const WRITES = new Set<Interaction>(['create', 'update', 'patch', 'delete']);
 
 /**
  * The CapabilityStatement, generated from the routes the router really has: adding or removing a
@@ -23,23 +30,28 @@ export interface ServerInfo {
  */
 export function buildCapabilityStatement(router: FhirRouter, info: ServerInfo, baseUrl: string): CapabilityStatement {
   const routes = router.list();
-  const typeRoutes = routes.filter((r) => r.pattern.startsWith(':type'));
+  const typeRoutes = routes.filter((r) => r.pattern.startsWith(':type') && !r.operation);
   const has = (interaction: Interaction): boolean => routes.some((r) => r.interaction === interaction);
   const resource: CapabilityStatementRestResource[] = SUPPORTED_RESOURCE_TYPES.map((type) => ({
     type,
     profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
-    interaction: uniqueInteractions(typeRoutes).map((code) => ({
-      code: code as CapabilityStatementRestResourceInteraction['code'],
-    })),
+    supportedProfile: supportedProfiles(type),
+    interaction: uniqueInteractions(typeRoutes)
+      .filter((code) => !READ_ONLY_RESOURCE_TYPES.has(type) || !WRITES.has(code))
+      .map((code) => ({ code: code as CapabilityStatementRestResourceInteraction['code'] })),
     versioning: 'versioned-update',
     readHistory: has('vread'),
-    updateCreate: has('update'),
-    conditionalCreate: false,
-    conditionalUpdate: false,
-    conditionalDelete: 'not-supported',
+    updateCreate: has('update') && !READ_ONLY_RESOURCE_TYPES.has(type),
+    // The create handler always honours If-None-Exist; conditional update/delete are the `:type` routes.
+    conditionalCreate: has('create'),
+    conditionalRead: has('read') ? 'full-support' : 'not-supported',
+    conditionalUpdate: routes.some((r) => r.method === 'PUT' && r.pattern === ':type'),
+    conditionalDelete: routes.some((r) => r.method === 'DELETE' && r.pattern === ':type') ? 'single' : 'not-supported',
     referencePolicy: ['literal', 'local', 'enforced'],
     searchParam: has('search-type') ? searchParamsOf(type) : undefined,
+    operation: withLiteralOperations(typeOperations(routes), routes, type),
   }));
+  resource.push(...conformanceResources(routes));
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -53,8 +65,10 @@ export function buildCapabilityStatement(router: FhirRouter, info: ServerInfo, b
     rest: [
       {
         mode: 'server',
+        security: info.security?.(baseUrl),
         resource,
-        interaction: uniqueInteractions(routes.filter((r) => SYSTEM_INTERACTIONS.has(r.interaction))).map((code) => ({
+        operation: literalOperations(routes, undefined),
+        interaction: uniqueInteractions(routes.filter((r) => SYSTEM_INTERACTIONS.has(r.interaction) && !r.operation)).map((code) => ({
           code,
         })),
       },
@@ -77,4 +91,36 @@ function searchParamsOf(type: string): CapabilityStatementRestResourceSearchPara
 
 function uniqueInteractions(routes: readonly Route[]): Interaction[] {
   return [...new Set(routes.map((r) => r.interaction))];
+}
+
+/** Canonical definitions of the operations routed on literal paths (Bulk Data IG, FHIR R4). */
+const LITERAL_OPERATION_DEFINITIONS: Record<string, string> = {
+  'system:export': 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export',
+  'Patient:export': 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export',
+  'Group:export': 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export',
+  'Patient:everything': 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
+};
+
+/** Operations on literal paths: `$export` (system, `type` undefined), `Patient/$export`, `Group/:id/$export`, `Patient/:id/$everything`. */
+function literalOperations(routes: readonly Route[], type: string | undefined): CapabilityStatementRestResourceOperation[] | undefined {
+  const names = new Set<string>();
+  for (const r of routes) {
+    const parts = r.pattern.split('/');
+    const last = parts[parts.length - 1];
+    const onType = type !== undefined && parts[0] === type && parts.length > 1;
+    if (r.operation && last === `$${r.operation}` && (onType || (type === undefined && parts.length === 1))) {
+      names.add(r.operation);
+    }
+  }
+  const ops = [...names].map((name) => ({ name, definition: LITERAL_OPERATION_DEFINITIONS[`${type ?? 'system'}:${name}`] ?? name }));
+  return ops.length > 0 ? ops : undefined;
+}
+
+function withLiteralOperations(
+  ops: CapabilityStatementRestResourceOperation[] | undefined,
+  routes: readonly Route[],
+  type: string,
+): CapabilityStatementRestResourceOperation[] | undefined {
+  const all = [...(ops ?? []), ...(literalOperations(routes, type) ?? [])];
+  return all.length > 0 ? all : undefined;
 }

@@ -1,5 +1,7 @@
+import type { Readable } from 'node:stream';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
-import type { Repository, StoredVersion } from '../store/types';
+import type { Repository, RequiredReference, StoredVersion } from '../store/types';
+import type { ExportService } from '../export/service';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -16,6 +18,23 @@ export interface FhirRequest {
   headers: Record<string, string | undefined>;
   /** Absolute base URL of the FHIR endpoint (e.g. `http://host:8080/fhir`), for Location and fullUrl. */
   baseUrl: string;
+  /**
+   * Who asks: set by the HTTP layer from the access token. Absent on nested calls (bundle entries
+   * inherit the enclosing request's) and on in-process callers such as the seed command.
+   */
+  auth?: RequestAuth;
+  /** Client network address, for the audit trail. */
+  remoteAddress?: string;
+  /** Create only: the id the server chose beforehand (transaction bundles, to rewrite `urn:uuid:` references). */
+  assignedId?: string;
+}
+
+/** An authenticated client and what it was granted (src/auth). */
+export interface RequestAuth {
+  clientId: string;
+  clientName?: string;
+  /** Granted SMART scopes, e.g. `system/Observation.rs`, `system/*.read`. */
+  scopes: readonly string[];
 }
 
 export interface FhirResponse {
@@ -30,10 +49,54 @@ export interface FhirResponse {
   location?: boolean;
   /** False when a write found nothing to change (a no-op update): no new version was made. */
   changed?: boolean;
+  /** More response headers (Bulk Data: `Content-Location`, `X-Progress`, `Retry-After`, `Expires`). */
+  headers?: Record<string, string>;
+  /** A body that is not FHIR JSON (Bulk Data manifest, NDJSON files): a text, or a stream piped with backpressure. */
+  content?: { type: string; text?: string; stream?: () => Readable };
 }
 
 export interface FhirContext {
   repo: Repository;
+  /** Domain rules run inside every write's transaction (src/domain), e.g. the block order lifecycle. */
+  rules?: WriteRules;
+  /**
+   * Set by transaction Bundles: writes put the references they need here instead of checking them
+   * at once, because an entry may point at one that is written later in the same transaction.
+   */
+  deferredReferences?: RequiredReference[];
+  /** Authorization and audit around every interaction, bundle entries included (src/audit). */
+  guard?: InteractionGuard;
+  /** Bulk Data export jobs (src/export); absent in cores that serve no exports. */
+  exports?: ExportService;
+}
+
+/**
+ * Wraps each `router.handle`: `dispatch` matches the route and calls `onMatch` before the handler
+ * runs, so the guard can refuse (throw) knowing the interaction and type, and audit the outcome.
+ */
+export interface InteractionGuard {
+  run(
+    req: FhirRequest,
+    dispatch: (onMatch: (interaction: Interaction, matched: FhirRequest) => void) => Promise<FhirResponse>,
+  ): Promise<FhirResponse>;
+}
+
+/** What a write is about to do, or did: the resource (undefined for a deletion) and its previous version. */
+export interface WriteChange {
+  resourceType: string;
+  id: string;
+  resource: Resource | undefined;
+  previous: Resource | undefined;
+}
+
+/**
+ * Domain rules around each write, in the write's transaction: `before` may refuse (throw a FhirError);
+ * `after` returns follow-up updates (e.g. complete the order when its procedure completes), which go
+ * through the same write path, validation included.
+ */
+export interface WriteRules {
+  before(repo: Repository, change: WriteChange): Promise<void>;
+  after(repo: Repository, change: WriteChange): Promise<Resource[]>;
 }
 
 export type FhirHandler = (req: FhirRequest, ctx: FhirContext) => Promise<FhirResponse>;

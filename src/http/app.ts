@@ -1,9 +1,15 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { HttpSecurity } from '../auth';
+import { PUBLIC_AUTH } from '../auth/authorize';
 import { FhirError, fail, toFhirError } from '../common/errors';
 import type { FhirContext, FhirRouter, HttpMethod } from '../fhir';
+import type { RequestAuth } from '../fhir/types';
 import { negotiateResponseFormat, parseFhirJsonBody } from './content';
 import { requestLog, type LogSink } from './request-log';
+import { healthRoutes, type Readiness } from './health';
+import { admissionControl, databaseUnavailable, RETRY_AFTER_SECONDS, type AdmissionOptions } from './overload';
 import { sendFhirResponse, sendOutcome } from './respond';
+import { physicianPage } from './web';
 
 export interface AppOptions {
   router: FhirRouter;
@@ -12,6 +18,12 @@ export interface AppOptions {
   /** Fixed public base URL of the FHIR endpoint; derived from each request when absent. */
   baseUrl?: string;
   log?: LogSink;
+  /** `/readyz` checks (src/http/health.ts); without it `/readyz` only says the process is up. */
+  readiness?: Readiness;
+  /** Bounded concurrency and queue, 503 beyond (src/http/overload.ts); absent = unbounded. */
+  admission?: AdmissionOptions;
+  /** Headers, CORS, SMART routes, authentication, rate limit, input limits (src/auth). */
+  security: HttpSecurity;
 }
 
 const METHODS = new Set<string>(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
@@ -27,11 +39,20 @@ export function createApp(options: AppOptions): express.Express {
   // ETags are versions (W/"n"), set by the FHIR layer; Express's content hashes would contradict them.
   app.set('etag', false);
   app.use(requestLog(options.log));
+  // Probes first: never behind authentication, rate limits or a full admission queue.
+  app.use(healthRoutes(options.readiness));
+  if (options.admission) {
+    app.use(admissionControl(options.admission));
+  }
+  options.security.install(app, (req) => options.baseUrl ?? deriveBaseUrl(req));
 
   const fhir = express.Router();
   fhir.use(negotiateResponseFormat);
+  // Authenticate before reading a body: no work for callers without a valid token.
+  fhir.use(options.security.beforeBody);
   fhir.use(express.raw({ type: () => true, limit: options.bodyLimitBytes }));
   fhir.use(parseFhirJsonBody);
+  fhir.use(options.security.afterBody);
   fhir.use(async (req: Request, res: Response) => {
     if (!METHODS.has(req.method)) {
       throw fail(405, 'not-supported', `HTTP method ${req.method} is not supported`);
@@ -46,12 +67,17 @@ export function createApp(options: AppOptions): express.Express {
         body: req.body,
         headers: req.headers as Record<string, string | undefined>,
         baseUrl,
+        // Set by security.beforeBody; without it nothing but the public metadata is allowed.
+        auth: (res.locals.auth as RequestAuth | undefined) ?? PUBLIC_AUTH,
+        remoteAddress: req.ip,
       },
       options.context,
     );
     sendFhirResponse(req, res, baseUrl, response);
   });
   app.use('/fhir', fhir);
+  // The physician page (src/http/web.ts): static files that call /fhir like any other client.
+  app.use(physicianPage());
 
   app.use((req: Request) => {
     throw fail(404, 'not-found', `Nothing at ${req.path.slice(0, 200)}; the FHIR API is at /fhir`);
@@ -70,10 +96,15 @@ function errorHandler(log: LogSink | undefined) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     let error: FhirError;
     const status = (err as { status?: unknown } | null)?.status;
+    const unavailable = databaseUnavailable(err);
     if (err instanceof FhirError) {
       error = err;
     } else if (typeof status === 'number' && status >= 400 && status < 500) {
       error = bodyParserError(status, err as { type?: string; message?: string });
+    } else if (unavailable) {
+      // The database is down or overloaded: the client may retry, and it is no bug to log as one.
+      error = unavailable;
+      res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
     } else {
       error = toFhirError(err);
       log?.(

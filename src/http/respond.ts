@@ -23,6 +23,17 @@ export function sendFhirResponse(req: Request, res: Response, baseUrl: string, r
     }
   }
   res.status(response.status);
+  for (const [name, value] of Object.entries(response.headers ?? {})) {
+    res.setHeader(name, value);
+  }
+  if (response.content) {
+    sendContent(res, response.content);
+    return;
+  }
+  if (response.status === 304) {
+    res.end();
+    return;
+  }
 
   const isWrite = req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH';
   const prefer = isWrite ? preferReturn(req) : undefined;
@@ -40,6 +51,18 @@ export function sendFhirResponse(req: Request, res: Response, baseUrl: string, r
     sendJson(req, res, JSON.stringify(response.body));
   } else {
     res.end();
+  }
+}
+
+/** Non-FHIR-JSON bodies (Bulk Data manifests and NDJSON files): streams are piped, so memory stays flat. */
+function sendContent(res: Response, content: NonNullable<FhirResponse['content']>): void {
+  res.setHeader('Content-Type', content.type);
+  if (content.stream) {
+    const stream = content.stream();
+    stream.once('error', () => res.destroy());
+    stream.pipe(res);
+  } else {
+    res.send(content.text ?? '');
   }
 }
 

@@ -2,6 +2,7 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { FhirError, fail, issue, outcome } from '../common/errors';
 import type { RequiredReference } from '../store/types';
 import { findEmptyValues } from './empty-values';
+import { applyProfiles, type ProfileOptions } from './profile-stage';
 import { validateAgainstBase } from './profile';
 import { scanReferences } from './references';
 import { validateStructure } from './schema';
@@ -22,10 +23,12 @@ export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
  *   1. shape   - a JSON object of the expected resourceType, valid id       → 400
  *   2. schema  - FHIR R4 JSON schema (ajv), unknown elements, JSON types  → 400 structure
  *   3. base    - @medplum/core: cardinality, formats, invariants          → 422 processing/invariant
- *   4. refs    - literal references well-formed here; existence is checked by the store in-transaction → 422
+ *   4. profile - R4 required code bindings; block profiles (src/profiles) on ServiceRequest, Procedure,
+ *                Observation, recorded in meta.profile; extensible bindings → warnings → 422
+ *   5. refs    - literal references well-formed here; existence is checked by the store in-transaction → 422
  * Stages stop at the first that fails: later stages assume the earlier ones held.
  */
-export function validateForWrite(body: unknown, expectedType: string): ValidatedResource {
+export function validateForWrite(body: unknown, expectedType: string, options: ProfileOptions = {}): ValidatedResource {
   const resource = checkShape(body, expectedType);
 
   const structural = [...validateStructure(resource), ...findEmptyValues(resource)];
@@ -39,14 +42,19 @@ export function validateForWrite(body: unknown, expectedType: string): Validated
     throw new FhirError(422, outcome(...errors));
   }
 
-  const refs = scanReferences(resource as unknown as Resource);
+  const profiled = applyProfiles(resource as unknown as Resource, options);
+  if (profiled.errors.length > 0) {
+    throw new FhirError(422, outcome(...profiled.errors));
+  }
+
+  const refs = scanReferences(profiled.resource);
   if (refs.problems.length > 0) {
     throw new FhirError(422, outcome(...refs.problems));
   }
   return {
-    resource: resource as unknown as Resource,
+    resource: profiled.resource,
     references: refs.required,
-    warnings: baseIssues.filter((i) => i.severity === 'warning' || i.severity === 'information'),
+    warnings: [...baseIssues.filter((i) => i.severity === 'warning' || i.severity === 'information'), ...profiled.warnings],
   };
 }
 
