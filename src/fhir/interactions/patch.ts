@@ -30,7 +30,13 @@ export async function patch(req: FhirRequest, ctx: FhirContext): Promise<FhirRes
       throw fail(412, 'conflict', `Version conflict: ${type}/${id} is at version ${current.versionId}, not ${ifMatch}`);
     }
     const patched = JSON.parse(current.json!) as Resource;
-    const errors = applyPatch(patched, operations);
+    let errors: ReturnType<typeof applyPatch>;
+    try {
+      errors = applyPatch(patched, operations);
+    } catch (err) {
+      // rfc6902 throws (rather than reports) when a path goes through a primitive, e.g. /meta/x on a string.
+      throw fail(422, 'processing', `The patch cannot be applied: ${err instanceof Error ? err.message.slice(0, 200) : 'invalid path'}`);
+    }
     const failures = errors
       .map((error, index) => (error ? issue('processing', `Patch operation ${index} (${operations[index].op} ${operations[index].path}) failed: ${error.name}`, `Patch[${index}]`) : undefined))
       .filter((i) => i !== undefined);
