@@ -1,3 +1,4 @@
+import { printable } from '../common/control-characters';
 import { fail, notSupported } from '../common/errors';
 import { ID_PATTERN } from '../validation/pipeline';
 import { isSupportedResourceType } from './resource-types';
@@ -78,7 +79,7 @@ function checkIds(method: HttpMethod, params: Record<string, string>): void {
   for (const name of ['id', 'vid'] as const) {
     const value = params[name];
     if (value !== undefined && !ID_PATTERN.test(value)) {
-      const shown = value.slice(0, 64).replace(/[\u0000-\u001f]/g, '?');
+      const shown = printable(value.slice(0, 64));
       throw method === 'GET'
         ? fail(404, 'not-found', `No resource has the ${name} '${shown}': ids are 1-64 of A-Z a-z 0-9 - .`)
         : fail(400, 'invalid', `'${shown}' is not a valid resource ${name}: ids are 1-64 of A-Z a-z 0-9 - .`);

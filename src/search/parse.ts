@@ -1,4 +1,5 @@
 import { badRequest, issue } from '../common/errors';
+import { hasControlCharacters, printable } from '../common/control-characters';
 import { dateRange } from '../common/date-range';
 import { normalizeString } from '../common/normalize';
 import { searchParam, type SearchParamDef } from '../definitions/search-parameters';
@@ -72,8 +73,8 @@ export function parseSearch(
 
   for (const [key, raw] of Object.entries(query)) {
     const values = (Array.isArray(raw) ? raw : [raw]).filter((v): v is string => typeof v === 'string');
-    if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(key) || values.some((v) => /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(v))) {
-      throw badRequest(`Search parameter '${key.replace(/[\u0000-\u001f]/g, '?')}' contains control characters`, key);
+    if (hasControlCharacters(key) || values.some(hasControlCharacters)) {
+      throw badRequest(`Search parameter '${printable(key)}' contains control characters`, key);
     }
     for (const v of values) {
       if (v.length > MAX_VALUE_LENGTH) {

@@ -13,7 +13,8 @@ interface Cached {
  * first reads a stamp of the Subscription rows — count, sum of version ids, newest lastUpdated —
  * in its own transaction. Any Subscription create, update or delete changes the sum (version ids
  * only grow and rows are never removed), so a changed stamp means "re-read", whoever wrote it.
- * One small aggregate per write buys notifications that start with the very next committed write
+ * The stamp is read once per outermost transaction (later writes in it see the same snapshot, or
+ * their own Subscription writes, which mark it dirty). One small aggregate per transaction buys notifications that start with the very next committed write
  * after a Subscription is stored, with no TTL window.
  *
  * A transaction that itself wrote a Subscription sees its own uncommitted rows; what it loads is
@@ -22,18 +23,23 @@ interface Cached {
 export class SubscriptionRegistry {
   private cached: Cached | undefined;
   private readonly dirty = new WeakSet<object>();
+  /** The stamp read once per outermost transaction: on SQLite a group commit is one transaction. */
+  private readonly stamps = new WeakMap<object, string>();
 
   constructor(private readonly baseUrl: string) {}
 
   /** A Subscription is being written in `tx`. */
   markDirty(tx: Knex.Transaction): void {
     this.dirty.add(rootOf(tx));
+    this.stamps.delete(rootOf(tx));
     this.cached = undefined;
   }
 
   async forType(tx: Knex.Transaction, resourceType: string): Promise<SubscriptionInfo[]> {
-    const stamp = await readStamp(tx);
-    const dirty = this.dirty.has(rootOf(tx));
+    const root = rootOf(tx);
+    const stamp = this.stamps.get(root) ?? (await readStamp(tx));
+    this.stamps.set(root, stamp);
+    const dirty = this.dirty.has(root);
     if (!dirty && this.cached?.stamp === stamp) {
       return this.cached.byType.get(resourceType) ?? [];
     }

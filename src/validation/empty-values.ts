@@ -1,9 +1,8 @@
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { hasControlCharacters } from '../common/control-characters';
 import { issue } from '../common/errors';
 
 const MAX_REPORTED = 20;
-// FHIR strings exclude code points below 32 other than tab, LF and CR (datatypes.html#string).
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
 
 /**
  * FHIR JSON forbids empty strings, arrays and objects ("elements must have a value or children") and
@@ -22,7 +21,7 @@ function visit(value: unknown, path: string, found: OperationOutcomeIssue[], dep
   if (typeof value === 'string') {
     if (value === '') {
       found.push(issue('structure', `${path} must not be an empty string: omit the element instead`, path));
-    } else if (CONTROL.test(value)) {
+    } else if (hasControlCharacters(value)) {
       found.push(issue('structure', `${path} contains control characters (only tab, CR and LF are allowed in FHIR strings)`, path));
     }
   } else if (Array.isArray(value)) {
