@@ -1,5 +1,7 @@
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
-import { fail, notFound } from '../common/errors';
+import { FhirError, fail, notFound, outcome } from '../common/errors';
+import { checkLinkedRules } from '../profiles/linked-rules';
+import { profileRegistry } from '../profiles/registry';
 import type { Repository, RequiredReference, StoredVersion, UpdateResult } from '../store/types';
 import { validateForWrite, type ValidatedResource } from '../validation/pipeline';
 import type { FhirContext, WriteChange } from './types';
@@ -22,6 +24,8 @@ export async function storeCreate(
   const change: WriteChange = { resourceType: resource.resourceType, id: id ?? '', resource, previous: undefined };
   await ctx.rules?.before(repo, change);
   const version = await repo.create(resource, { references: references(ctx, valid), id });
+  // After the write (references checked first); a failure rolls the transaction back.
+  await checkLinkedProfileRules(repo, resource);
   await followUp(ctx, repo, { ...change, id: version.id, resource: parse(version) }, 0);
   return version;
 }
@@ -44,6 +48,7 @@ export async function storeUpdate(
   await ctx.rules?.before(repo, change);
   const result = await repo.update(resource, { ifMatch, references: references(ctx, valid) });
   if (result.changed) {
+    await checkLinkedProfileRules(repo, resource);
     await followUp(ctx, repo, { ...change, resource: parse(result.version) }, depth);
   }
   return result;
@@ -74,6 +79,26 @@ export async function storeDelete(
     await followUp(ctx, repo, change, 0);
   }
   return deletion;
+}
+
+/**
+ * Profile invariants that read another resource (e.g. a post-block measurement needs a Procedure
+ * that is in progress or completed): checked here, in the write's transaction, where the referenced
+ * resources can be read consistently. The pipeline's other stages need no database.
+ */
+async function checkLinkedProfileRules(repo: Repository, resource: Resource): Promise<void> {
+  const profiles = (resource.meta?.profile ?? []).flatMap((url) => profileRegistry().profiles.get(url) ?? []);
+  if (!profiles.some((p) => p.linked.length > 0)) {
+    return;
+  }
+  const read = async (type: string, id: string): Promise<Resource | undefined> => {
+    const version = await repo.read(type, id);
+    return version && !version.deleted ? parse(version) : undefined;
+  };
+  const errors = (await checkLinkedRules(resource, profiles, read)).filter((i) => i.severity === 'error' || i.severity === 'fatal');
+  if (errors.length > 0) {
+    throw new FhirError(422, outcome(...errors));
+  }
 }
 
 async function followUp(ctx: FhirContext, repo: Repository, change: WriteChange, depth: number): Promise<void> {

@@ -21,6 +21,10 @@ export function negotiateResponseFormat(req: Request, _res: Response, next: Next
     return next();
   }
   const accept = req.headers.accept;
+  // Bulk Data files are NDJSON, and clients ask for them as such (Bulk Data IG, file request).
+  if (accept && req.path.startsWith('/$export-file/') && /application\/(?:fhir\+)?ndjson/.test(accept)) {
+    return next();
+  }
   if (accept && !acceptsJson(accept)) {
     throw fail(406, 'not-supported', `Cannot produce '${accept.slice(0, 80)}': this server speaks application/fhir+json`);
   }

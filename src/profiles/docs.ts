@@ -94,7 +94,7 @@ function binding(el: ElementDefinition, diff: ElementDefinition, valueSets: Map<
 
 function rules(diff: ElementDefinition): string {
   // resolve() rules need the referenced resource from the database: only $validate reads it so far.
-  const linked = ' *(reads the referenced resource: checked by `$validate`, not yet on writes)*';
+  const linked = ' *(reads the referenced resource: checked in the write transaction and by `$validate`)*';
   return (diff.constraint ?? [])
     .map((c) => `**${c.key}** (${c.severity}): ${c.human}${c.expression?.includes('resolve()') ? linked : ''}`)
     .join('<br>');

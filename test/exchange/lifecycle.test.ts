@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Procedure } from '@medplum/fhirtypes';
 import { testDatabaseKinds } from '../support/databases';
-import { blockOrder, blockProcedure, patient, practitioner } from '../support/fixtures';
+import { blockOrder, blockProcedure, painScore, patient, practitioner } from '../support/fixtures';
 import { startTestServer, type TestServer } from '../support/server';
 
 for (const kind of testDatabaseKinds()) {
@@ -52,6 +52,24 @@ for (const kind of testDatabaseKinds()) {
       expect(back.body.issue[0].code).to.equal('business-rule');
       expect(back.body.issue[0].expression).to.deep.equal(['ServiceRequest.status']);
       expect((await setStatus(completed.body, 'entered-in-error')).status).to.equal(200);
+    });
+
+    it('refuses a post-block measurement on a block still in preparation (sbf-timing-1, on write)', async () => {
+      const order = await newOrder();
+      const { performedDateTime: _p, ...preparing } = { ...blockProcedure(pat, order.id, doc), status: 'preparation' } as Procedure;
+      const proc = await server.fhir('/Procedure', { method: 'POST', body: preparing });
+      expect(proc.status, proc.text).to.equal(201);
+      const score = await server.fhir('/Observation', {
+        method: 'POST',
+        body: painScore(pat, proc.body.id, 3, '2026-01-15T10:00:00Z', 'post-30min'),
+      });
+      expect(score.status).to.equal(422);
+      expect(JSON.stringify(score.body)).to.contain('sbf-timing-1');
+      const baseline = await server.fhir('/Observation', {
+        method: 'POST',
+        body: painScore(pat, proc.body.id, 8, '2026-01-15T09:00:00Z', 'pre-block'),
+      });
+      expect(baseline.status, baseline.text).to.equal(201);
     });
 
     it('a revoked order stops its procedure in progress', async () => {

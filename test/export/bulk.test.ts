@@ -69,6 +69,13 @@ for (const kind of testDatabaseKinds()) {
       expect(byType.has('AuditEvent')).to.equal(false);
     });
 
+    it('serves the files to a client that accepts application/fhir+ndjson', async () => {
+      const manifest = await finished(await kickoff(server, '/$export?_type=Patient'));
+      const res = await fetch(manifest.output[0].url, { headers: { accept: 'application/fhir+ndjson' } });
+      expect(res.status).to.equal(200);
+      expect((await res.text()).split('\n').filter(Boolean).length).to.be.greaterThan(0);
+    });
+
     it('_type limits the export to the listed types', async () => {
       const manifest = await finished(await kickoff(server, '/$export?_type=Patient,Observation'));
       expect([...new Set(manifest.output.map((o) => o.type))].sort()).to.deep.equal(['Observation', 'Patient']);
