@@ -67,7 +67,7 @@ async function generate(dbFile: string, target: number, withIndex: boolean): Pro
     }
   }
   await flush();
-  await db.knex.destroy();
+  await db.close();
   return written;
 }
 
@@ -154,7 +154,7 @@ async function measure(dbFile: string, out: string, mode: 'cli' | 'job'): Promis
     bytes = outputs.reduce((n, o) => n + o.bytes, 0);
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  await db.knex.destroy();
+  await db.close();
   // maxRSS is in kilobytes.
   const peakMb = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(JSON.stringify({ mode, count, bytes, seconds, perSecond: Math.round(count / seconds), peakRssMb: Math.round(peakMb) }) + '\n');

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
         throw new Error(USAGE);
     }
   } finally {
-    await db.knex.destroy();
+    await db.close();
   }
 }
 

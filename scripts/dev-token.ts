@@ -48,7 +48,7 @@ async function devClient(): Promise<{ id: string; key: JWK }> {
     process.stderr.write(`registered client ${client.id} (${DEV_SCOPES}); keys in ${DIR}/\n`);
     return { id: client.id, key };
   } finally {
-    await db.knex.destroy();
+    await db.close();
   }
 }
 

@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     );
   } finally {
     bar?.stop();
-    await db.knex.destroy();
+    await db.close();
   }
 }
 

@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `generated ${written.toLocaleString()} resources in ${seconds.toFixed(1)} s (${Math.round(written / seconds)}/s), ${validated} validated samples\n`,
   );
-  await db.knex.destroy();
+  await db.close();
 }
 
 main().catch((err: unknown) => {

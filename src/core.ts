@@ -68,7 +68,7 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     await subscriptions.stop();
     // The export runner hands its job back to the queue after the current page (resumed on next start).
     await exports.runner?.stop();
-    await db.knex.destroy();
+    await db.close();
   };
   return { db, router, trail, context, exports, close };
 }

@@ -53,7 +53,8 @@ async function main(): Promise<void> {
       });
       process.stderr.write(`${name}: ${Math.round(result.requests.average)} req/s\n`);
     };
-    const order = JSON.stringify(blockOrder(data.patientId, data.practitionerId, 'PO-BENCH'));
+    // Writes go to another patient, so that the searched patient keeps exactly its 100 orders.
+    const order = JSON.stringify(blockOrder(data.writerPatientId, data.practitionerId, 'PO-BENCH'));
     await run('1 create block order', { url: `${fhir}/ServiceRequest`, method: 'POST', headers: JSON_HEADERS, body: order, connections: CONNECTIONS });
     await run('2 read order by id', { url: `${fhir}/ServiceRequest/${data.orderId}`, connections: CONNECTIONS });
     await run('3 patient orders search', {
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
 }
 
 /** A patient with 100 orders, each with a completed procedure and two outcome observations. */
-async function loadData(url: string): Promise<{ patientId: string; practitionerId: string; orderId: string }> {
+async function loadData(url: string): Promise<{ patientId: string; writerPatientId: string; practitionerId: string; orderId: string }> {
   const post = async (type: string, body: unknown): Promise<string> => {
     const res = await fetch(`${url}/fhir/${type}`, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(body) });
     if (res.status !== 201) {
@@ -97,6 +98,7 @@ async function loadData(url: string): Promise<{ patientId: string; practitionerI
     return ((await res.json()) as { id: string }).id;
   };
   const patientId = await post('Patient', patient('Bench'));
+  const writerPatientId = await post('Patient', patient('Writer'));
   const practitionerId = await post('Practitioner', practitioner());
   let orderId = '';
   for (let i = 0; i < 100; i++) {
@@ -107,7 +109,7 @@ async function loadData(url: string): Promise<{ patientId: string; practitionerI
       await post('Observation', skinTemperature(patientId, procedureId, 31.5, '2026-01-15T09:30:00Z'));
     }
   }
-  return { patientId, practitionerId, orderId };
+  return { patientId, writerPatientId, practitionerId, orderId };
 }
 
 /** 20 patients with 4 orders each, referenced by urn:uuid: 100 entries. */

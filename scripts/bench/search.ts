@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     ['_lastUpdated polling window', 'Observation', { _lastUpdated: `gt${since}`, _count: '100' }],
     ['patient observations', 'Observation', { patient: `Patient/${mid.id}`, _count: '50' }],
   ];
-  await db.knex.destroy();
+  await db.close();
 
   const server = await startServerProcess(config.databaseUrl);
   const lines = [
@@ -65,7 +65,7 @@ async function printPlans(url: string, queries: [string, string, Record<string, 
       : (rows as { rows: { 'QUERY PLAN': string }[] }).rows.map((r) => `  ${r['QUERY PLAN']}`).join('\n');
     process.stdout.write(`${name}:\n${text}\n`);
   }
-  await db.knex.destroy();
+  await db.close();
 }
 
 main().catch((err: unknown) => {

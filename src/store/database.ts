@@ -7,6 +7,8 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Database {
   knex: Knex;
   dialect: Dialect;
+  /** Closes every connection of this database (the writer and, on SQLite, its readers). */
+  close(): Promise<void>;
 }
 
 export interface OpenOptions {
@@ -20,12 +22,52 @@ export interface OpenOptions {
  */
 export function openDatabase(url: string, options: OpenOptions = {}): Database {
   if (url.startsWith('sqlite:')) {
-    return { knex: knex(sqliteConfig(url.slice('sqlite:'.length))), dialect: 'sqlite' };
+    const file = url.slice('sqlite:'.length);
+    const writer = knex(sqliteConfig(file));
+    const reader = file === ':memory:' ? undefined : knex(sqliteReaderConfig(file));
+    if (reader) {
+      readers.set(writer, reader);
+    }
+    return {
+      knex: writer,
+      dialect: 'sqlite',
+      close: async () => {
+        await reader?.destroy();
+        await writer.destroy();
+      },
+    };
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    return { knex: knex(postgresConfig(url, options.pgSchema)), dialect: 'postgres' };
+    const pg = knex(postgresConfig(url, options.pgSchema));
+    return { knex: pg, dialect: 'postgres', close: () => pg.destroy() };
   }
   throw new Error(`DATABASE_URL must start with sqlite: or postgres:// (got '${url.split(':')[0]}:')`);
+}
+
+const readers = new WeakMap<Knex, Knex>();
+
+/**
+ * Where reads outside a transaction go. SQLite: a small pool of extra connections, because in WAL
+ * mode readers run in parallel (on libuv's threads) and never wait behind the one writer's
+ * commits. Elsewhere (PostgreSQL's pool, `:memory:`): the database itself.
+ */
+export function readerFor(db: Knex): Knex {
+  return readers.get(db) ?? db;
+}
+
+function sqliteReaderConfig(file: string): Knex.Config {
+  return {
+    client: 'sqlite3',
+    connection: { filename: file },
+    useNullAsDefault: true,
+    pool: {
+      min: 0,
+      max: 3,
+      afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) => {
+        conn.exec('PRAGMA busy_timeout = 5000; PRAGMA query_only = 1;', (err) => done(err, conn));
+      },
+    },
+  };
 }
 
 function sqliteConfig(file: string): Knex.Config {

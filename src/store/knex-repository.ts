@@ -3,7 +3,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { Knex } from 'knex';
 import { fail, issue, outcome, FhirError, preconditionFailed } from '../common/errors';
 import type { SearchPage, SearchPlan } from '../search/types';
-import type { Dialect } from './database';
+import { readerFor, type Dialect } from './database';
 import { scanCount, scanPage } from './export-sql';
 import { countMatches, referencedTargets, referencingSources, searchPage } from './search-sql';
 import { transactionRunner, WriteConflict } from './transactions';
@@ -101,7 +101,7 @@ export class KnexRepository implements Repository {
   }
 
   async read(resourceType: string, id: string): Promise<StoredVersion | undefined> {
-    const row = await (this.tx ?? this.knex)<ResourceRow>('resource')
+    const row = await (this.tx ?? readerFor(this.knex))<ResourceRow>('resource')
       .where({ resource_type: resourceType, id })
       .first();
     return row ? fromRow(row, row.deleted ? 'DELETE' : 'PUT') : undefined;
@@ -112,7 +112,7 @@ export class KnexRepository implements Repository {
     if (!Number.isSafeInteger(version) || version < 1) {
       return undefined;
     }
-    const row = await (this.tx ?? this.knex)<HistoryRow>('resource_history')
+    const row = await (this.tx ?? readerFor(this.knex))<HistoryRow>('resource_history')
       .where({ resource_type: resourceType, id, version_id: version })
       .first();
     return row ? fromRow(row, row.method) : undefined;
@@ -160,7 +160,7 @@ export class KnexRepository implements Repository {
   }
 
   async history(query: HistoryQuery): Promise<HistoryPage> {
-    const db = this.tx ?? this.knex;
+    const db = this.tx ?? readerFor(this.knex);
     const base = db<HistoryRow>('resource_history').modify((q) => {
       if (query.resourceType) {
         q.where('resource_type', query.resourceType);
@@ -212,11 +212,11 @@ export class KnexRepository implements Repository {
   }
 
   search(plan: SearchPlan): Promise<SearchPage> {
-    return searchPage(this.tx ?? this.knex, plan);
+    return searchPage(this.tx ?? readerFor(this.knex), plan);
   }
 
   count(plan: SearchPlan): Promise<number> {
-    return countMatches(this.tx ?? this.knex, plan);
+    return countMatches(this.tx ?? readerFor(this.knex), plan);
   }
 
   async readMany(refs: ResourceKey[]): Promise<StoredVersion[]> {
@@ -228,7 +228,7 @@ export class KnexRepository implements Repository {
     for (const [resourceType, ids] of byType) {
       const list = [...ids];
       for (let i = 0; i < list.length; i += 500) {
-        const rows: ResourceRow[] = await (this.tx ?? this.knex)<ResourceRow>('resource')
+        const rows: ResourceRow[] = await (this.tx ?? readerFor(this.knex))<ResourceRow>('resource')
           .where({ resource_type: resourceType, deleted: false })
           .whereIn('id', list.slice(i, i + 500));
         out.push(...rows.map((row) => fromRow(row, 'PUT')));
@@ -238,19 +238,19 @@ export class KnexRepository implements Repository {
   }
 
   referencedBy(sourceType: string, sourceIds: string[], param: string, targetType?: string): Promise<ResourceKey[]> {
-    return referencedTargets(this.tx ?? this.knex, sourceType, sourceIds, param, targetType);
+    return referencedTargets(this.tx ?? readerFor(this.knex), sourceType, sourceIds, param, targetType);
   }
 
   referencing(sourceType: string, param: string, targetType: string, targetIds: string[]): Promise<string[]> {
-    return referencingSources(this.tx ?? this.knex, sourceType, param, targetType, targetIds);
+    return referencingSources(this.tx ?? readerFor(this.knex), sourceType, param, targetType, targetIds);
   }
 
   scan(query: ScanQuery): Promise<ScanRow[]> {
-    return scanPage(this.tx ?? this.knex, query);
+    return scanPage(this.tx ?? readerFor(this.knex), query);
   }
 
   countScan(query: ScanQuery): Promise<number> {
-    return scanCount(this.tx ?? this.knex, query);
+    return scanCount(this.tx ?? readerFor(this.knex), query);
   }
 
   /** Runs a write in the enclosing transaction, or in a new one with conflict retries. */
