@@ -24,14 +24,15 @@ const TABLE_OF: Record<string, string> = {
  * continuing after (or before) the cursor. Every value is a bound parameter.
  */
 export async function searchPage(knex: Knex, plan: SearchPlan): Promise<SearchPage> {
-  const sort: SortKey[] = [...plan.sort.filter((k) => k.kind !== 'id'), { param: '_id', kind: 'id', descending: false }];
+  const sort: SortKey[] = [...sortOf(plan).filter((k) => k.kind !== 'id'), { param: '_id', kind: 'id', descending: false }];
   const backwards = plan.cursor?.direction === 'prev';
+  const driver = await chooseDriver(knex, plan.resourceType, plan.conditions);
   const inner = knex
     .select('r.resource_type', 'r.id', 'r.content')
     .from({ r: 'resource' })
     .where('r.resource_type', plan.resourceType)
     .where('r.deleted', false)
-    .modify((q) => applyConditions(knex, q, plan.resourceType, plan.conditions, 'r'));
+    .modify((q) => applyConditions(knex, q, plan.resourceType, plan.conditions, 'r', driver));
   sort.forEach((key, i) => inner.select(knex.raw(`${sortExpression(key)} as ??`, [...sortBindings(key), `s${i}`])));
 
   const outer = knex.select('*').from(inner.as('page'));
@@ -58,12 +59,25 @@ export async function searchPage(knex: Knex, plan: SearchPlan): Promise<SearchPa
   };
 }
 
+/**
+ * The plan's `_sort`, or, without one, `_lastUpdated` when the search filters on it (polling for
+ * changes): then the (type, last_updated) index both filters and orders, instead of the database
+ * walking every resource of the type in id order.
+ */
+function sortOf(plan: SearchPlan): SortKey[] {
+  if (plan.sort.length === 0 && plan.conditions.some((c) => c.kind === 'lastUpdated' && !c.modifier)) {
+    return [{ param: '_lastUpdated', kind: 'lastUpdated', descending: false }];
+  }
+  return plan.sort;
+}
+
 export async function countMatches(knex: Knex, plan: SearchPlan): Promise<number> {
+  const driver = await chooseDriver(knex, plan.resourceType, plan.conditions);
   const [row] = await knex
     .from({ r: 'resource' })
     .where('r.resource_type', plan.resourceType)
     .where('r.deleted', false)
-    .modify((q) => applyConditions(knex, q, plan.resourceType, plan.conditions, 'r'))
+    .modify((q) => applyConditions(knex, q, plan.resourceType, plan.conditions, 'r', driver))
     .count<{ n: number | string }[]>({ n: '*' });
   return Number(row.n);
 }
@@ -116,14 +130,36 @@ function chunks<T>(list: T[], size = 500): T[][] {
   return out;
 }
 
+/** Above this many index rows a condition is not worth materialising as an `IN` list. */
+const DRIVER_LIMIT = 1000;
+
 /**
- * Conditions are AND-ed. The most selective-looking one drives the query as `id IN (index lookup)`;
- * the others are correlated `EXISTS` probes on the candidate rows, so an unselective condition
- * (all pain scores, every date after June) is never materialised as a huge list.
+ * Conditions are AND-ed. One condition may drive the query as `id IN (index lookup)`; the others
+ * are correlated `EXISTS` probes on the candidate rows. Ids and references drive whenever present
+ * (they select few rows); a code, string, date or number drives only if a bounded probe finds it
+ * selective. Otherwise nothing drives: the database walks the type in sort order, probing each row,
+ * and stops at the page size — fast exactly when matches are common. Returns the driver's index, or -1.
  */
-function applyConditions(knex: Knex, q: QB, resourceType: string, conditions: Condition[], alias: string): void {
+async function chooseDriver(knex: Knex, resourceType: string, conditions: Condition[]): Promise<number> {
   const ranked = conditions.map((c, i) => ({ c, i, rank: driverRank(c) })).sort((a, b) => b.rank - a.rank);
-  const driver = ranked[0]?.rank > 0 ? ranked[0].i : -1;
+  const best = ranked[0];
+  if (!best || best.rank === 0) {
+    return -1;
+  }
+  if (best.rank >= 90) {
+    return best.i;
+  }
+  const probe = knex
+    .select(knex.raw('1'))
+    .from(TABLE_OF[best.c.kind])
+    .where({ resource_type: resourceType, param: best.c.param })
+    .modify((sub) => valuesOf(sub, best.c))
+    .limit(DRIVER_LIMIT);
+  const [{ n }] = (await knex.from(probe.as('p')).count({ n: '*' })) as { n: number | string }[];
+  return Number(n) < DRIVER_LIMIT ? best.i : -1;
+}
+
+function applyConditions(knex: Knex, q: QB, resourceType: string, conditions: Condition[], alias: string, driver: number): void {
   conditions.forEach((condition, i) => applyCondition(knex, q, resourceType, condition, alias, i === driver));
 }
 
@@ -192,15 +228,7 @@ function applyCondition(knex: Knex, q: QB, resourceType: string, c: Condition, a
   }
   const table = TABLE_OF[c.kind];
   const negate = c.modifier === 'not' || (c.modifier === 'missing' && c.missing === true);
-  const values = (sub: QB): void => {
-    if (c.modifier !== 'missing') {
-      sub.where((or: QB) => {
-        for (const v of c.values) {
-          or.orWhere((w: QB) => valuePredicate(w, v, c.modifier));
-        }
-      });
-    }
-  };
+  const values = (sub: QB): void => valuesOf(sub, c);
   if (drive && !negate) {
     q.whereIn(idColumn, (sub: QB) => {
       sub.select('resource_id').from(table).where({ resource_type: resourceType, param: c.param });
@@ -221,6 +249,17 @@ function applyCondition(knex: Knex, q: QB, resourceType: string, c: Condition, a
     q.whereNotExists(probe);
   } else {
     q.whereExists(probe);
+  }
+}
+
+/** The OR of a condition's values, on an index table's columns. */
+function valuesOf(sub: QB, c: Condition): void {
+  if (c.modifier !== 'missing') {
+    sub.where((or: QB) => {
+      for (const v of c.values) {
+        or.orWhere((w: QB) => valuePredicate(w, v, c.modifier));
+      }
+    });
   }
 }
 
