@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { fail } from '../common/errors';
+import { pageNewestFirst } from '../store/seq-paging';
 import type { HistoryPage, HistoryQuery, StoredVersion } from '../store/types';
 import type { AuditRecord } from './audit-event';
 
@@ -77,26 +77,7 @@ export class AuditStore {
         q.where('recorded', '>=', query.since);
       }
     });
-    const cursor = query.cursor === undefined ? undefined : Number(query.cursor);
-    if (cursor !== undefined && (!Number.isSafeInteger(cursor) || cursor < 0)) {
-      throw fail(400, 'invalid', `Invalid history paging cursor '${query.cursor}'`);
-    }
-    const [countRow] = await base.clone().count<{ n: number | string }[]>({ n: '*' });
-    const rows: AuditRow[] = await base
-      .clone()
-      .modify((q) => {
-        if (cursor !== undefined) {
-          q.where('seq', '<', cursor);
-        }
-      })
-      .orderBy('seq', 'desc')
-      .limit(query.count + 1);
-    const page = rows.slice(0, query.count);
-    return {
-      versions: page.map(toVersion),
-      nextCursor: rows.length > query.count ? String(page[page.length - 1].seq) : undefined,
-      total: Number(countRow.n),
-    };
+    return pageNewestFirst<AuditRow & { seq: number | string }>(base, query, toVersion);
   }
 }
 

@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Knex } from 'knex';
-import { fail, issue, outcome, FhirError, preconditionFailed } from '../common/errors';
+import { issue, outcome, FhirError, preconditionFailed } from '../common/errors';
 import type { SearchPage, SearchPlan } from '../search/types';
 import { readerFor, type Dialect } from './database';
+import { pageNewestFirst } from './seq-paging';
 import { scanCount, scanPage } from './export-sql';
 import { countMatches, referencedTargets, referencingSources, searchPage } from './search-sql';
 import { transactionRunner, WriteConflict } from './transactions';
@@ -172,26 +173,7 @@ export class KnexRepository implements Repository {
         q.where('last_updated', '>=', query.since);
       }
     });
-    const cursor = query.cursor === undefined ? undefined : Number(query.cursor);
-    if (cursor !== undefined && (!Number.isSafeInteger(cursor) || cursor < 0)) {
-      throw fail(400, 'invalid', `Invalid history paging cursor '${query.cursor}'`);
-    }
-    const [countRow] = await base.clone().count<{ n: number | string }[]>({ n: '*' });
-    const rows: HistoryRow[] = await base
-      .clone()
-      .modify((q) => {
-        if (cursor !== undefined) {
-          q.where('seq', '<', cursor);
-        }
-      })
-      .orderBy('seq', 'desc')
-      .limit(query.count + 1);
-    const page = rows.slice(0, query.count);
-    return {
-      versions: page.map((row) => fromRow(row, row.method)),
-      nextCursor: rows.length > query.count ? String(page[page.length - 1].seq) : undefined,
-      total: Number(countRow.n),
-    };
+    return pageNewestFirst<HistoryRow>(base, query, (row) => fromRow(row, row.method));
   }
 
   verifyReferences(references: RequiredReference[]): Promise<void> {
