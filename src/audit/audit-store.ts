@@ -1,4 +1,7 @@
 import type { Knex } from 'knex';
+import { badRequest } from '../common/errors';
+import type { Condition, SearchPage, SearchPlan, SearchValue } from '../search/types';
+import { datePredicate } from '../store/search-sql';
 import { pageNewestFirst } from '../store/seq-paging';
 import type { HistoryPage, HistoryQuery, StoredVersion } from '../store/types';
 import type { AuditRecord } from './audit-event';
@@ -67,6 +70,46 @@ export class AuditStore {
     return row ? toVersion(row) : undefined;
   }
 
+  /**
+   * `GET AuditEvent?…`: the audit trail is its own table, so it has its own small search over its
+   * columns — `_id`, `date` / `_lastUpdated` (recorded), `entity` (the resource an event concerns),
+   * `outcome` — in recording order, paged by sequence. Other parameters are refused (400) rather
+   * than silently ignored: an audit query that widens unnoticed would mislead.
+   */
+  async search(plan: SearchPlan): Promise<SearchPage> {
+    const backwards = plan.cursor?.direction === 'prev';
+    if (plan.sort.length > 0) {
+      throw badRequest('AuditEvent results come in recording order; _sort is not supported', '_sort');
+    }
+    const q = this.auditQuery(plan);
+    if (plan.cursor) {
+      const [seq] = plan.cursor.keys;
+      q.where('seq', backwards ? '<' : '>', Number(seq));
+    }
+    const rows = (await q.orderBy('seq', backwards ? 'desc' : 'asc').limit(plan.count + 1)) as AuditRow[];
+    const page = rows.slice(0, plan.count);
+    if (backwards) {
+      page.reverse();
+    }
+    return {
+      rows: page.map((row) => ({ resourceType: 'AuditEvent', id: row.id, json: row.content, sortKeys: [Number(row.seq)] })),
+      hasMore: rows.length > plan.count,
+    };
+  }
+
+  async count(plan: SearchPlan): Promise<number> {
+    const [row] = (await this.auditQuery(plan).clearSelect().count({ n: '*' })) as { n: number | string }[];
+    return Number(row.n);
+  }
+
+  private auditQuery(plan: SearchPlan): Knex.QueryBuilder {
+    const q = this.knex<AuditRow>('audit_event').select('seq', 'id', 'content');
+    for (const c of plan.conditions) {
+      q.where((w) => auditCondition(w, c));
+    }
+    return q;
+  }
+
   /** `AuditEvent/_history` and `AuditEvent/{id}/_history`: newest first, paged by sequence. */
   async history(query: HistoryQuery): Promise<HistoryPage> {
     const base = this.knex<AuditRow>('audit_event').modify((q) => {
@@ -78,6 +121,44 @@ export class AuditStore {
       }
     });
     return pageNewestFirst<AuditRow & { seq: number | string }>(base, query, toVersion);
+  }
+}
+
+function auditCondition(w: Knex.QueryBuilder, c: Condition): void {
+  const negate = c.modifier === 'not';
+  const each = (apply: (x: Knex.QueryBuilder, v: SearchValue) => void): void => {
+    const any = (x: Knex.QueryBuilder): void => {
+      for (const v of c.values) {
+        x.orWhere((y) => apply(y, v));
+      }
+    };
+    if (negate) {
+      w.whereNot(any);
+    } else {
+      w.where(any);
+    }
+  };
+  if (c.kind === 'id') {
+    each((x, v) => x.where('id', v.kind === 'token' ? (v.token.code ?? '') : ''));
+  } else if (c.kind === 'lastUpdated' || (c.param === 'date' && c.kind === 'date' && !c.modifier)) {
+    each((x, v) => v.kind === 'date' && datePredicate(x, v.date, 'recorded', 'recorded'));
+  } else if (c.param === 'outcome' && c.kind === 'token' && (!c.modifier || negate)) {
+    each((x, v) => x.where('outcome', v.kind === 'token' ? (v.token.code ?? '') : ''));
+  } else if (c.param === 'entity' && c.kind === 'reference' && !c.modifier && !c.chain) {
+    each((x, v) => {
+      const ref = v.kind === 'reference' ? v.reference : {};
+      if (ref.type && ref.id) {
+        // entity is `Type/id/_history/n`: any version of the resource.
+        x.where('entity', '>=', `${ref.type}/${ref.id}/`).where('entity', '<', `${ref.type}/${ref.id}/\uffff`);
+      } else {
+        x.whereRaw('1 = 0');
+      }
+    });
+  } else {
+    throw badRequest(
+      `Search parameter '${c.param}${c.modifier ? `:${c.modifier}` : ''}' is not supported for AuditEvent (supported: _id, _lastUpdated, date, entity=Type/id, outcome)`,
+      c.param,
+    );
   }
 }
 

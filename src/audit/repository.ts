@@ -14,6 +14,8 @@ export function withAuditEvents(inner: Repository, store: AuditStore): Repositor
     vread: (type, id, vid) =>
       type === 'AuditEvent' ? (vid === '1' ? store.read(id) : Promise.resolve(undefined)) : inner.vread(type, id, vid),
     history: (query: HistoryQuery) => (query.resourceType === 'AuditEvent' ? store.history(query) : inner.history(query)),
+    search: (plan) => (plan.resourceType === 'AuditEvent' ? store.search(plan) : inner.search(plan)),
+    count: (plan) => (plan.resourceType === 'AuditEvent' ? store.count(plan) : inner.count(plan)),
     transaction: (work) => inner.transaction((repo) => work(withAuditEvents(repo, store))),
     // What _include/_revinclude load: only types the client may read (the FHIR core asks no one).
     readMany: (refs) => {

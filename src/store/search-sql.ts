@@ -314,7 +314,7 @@ function valuePredicate(w: QB, v: SearchValue, modifier: Condition['modifier']):
  * FHIR date comparison between the stored value's range [low, high] and the searched range
  * [ql, qh] (search.html#prefix): eq = contained, gt = extends after, sa = starts after, …
  */
-function datePredicate(w: QB, { prefix, range }: DateValue, low: string, high: string): void {
+export function datePredicate(w: QB, { prefix, range }: DateValue, low: string, high: string): void {
   const { low: ql, high: qh } = range;
   const contained = (x: QB): QB => x.where(low, '>=', ql).where(high, '<=', qh);
   switch (prefix) {
