@@ -38,7 +38,7 @@ export async function storeUpdate(
   depth = 0,
 ): Promise<UpdateResult> {
   const resource = valid.resource as Resource & { id: string };
-  const previous = await repo.read(resource.resourceType, resource.id);
+  const previous = await repo.readForUpdate(resource.resourceType, resource.id);
   const change: WriteChange = {
     resourceType: resource.resourceType,
     id: resource.id,
@@ -61,7 +61,7 @@ export async function storeDelete(
   id: string,
   ifMatch: string | undefined,
 ): Promise<StoredVersion> {
-  const previous = await repo.read(resourceType, id);
+  const previous = await repo.readForUpdate(resourceType, id);
   if (!previous) {
     throw notFound(`${resourceType}/${id} not found`);
   }

@@ -108,6 +108,13 @@ export class KnexRepository implements Repository {
     return row ? fromRow(row, row.deleted ? 'DELETE' : 'PUT') : undefined;
   }
 
+  readForUpdate(resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    if (!this.tx) {
+      throw new Error('readForUpdate() needs a transaction: call it inside repository.transaction()');
+    }
+    return this.readForWrite(this.tx, resourceType, id, undefined);
+  }
+
   async vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined> {
     const version = Number(versionId);
     if (!Number.isSafeInteger(version) || version < 1) {

@@ -94,6 +94,11 @@ export interface Repository {
   createMany(items: { resource: Resource; id?: string }[]): Promise<StoredVersion[]>;
   /** Current version (possibly a deletion), or undefined if the resource never existed. */
   read(resourceType: string, id: string): Promise<StoredVersion | undefined>;
+  /**
+   * Inside `transaction`: `read`, locking the row (PostgreSQL) until the transaction ends, so what a
+   * write decides from the current version (domain rules, a patch) cannot be overtaken by another writer.
+   */
+  readForUpdate(resourceType: string, id: string): Promise<StoredVersion | undefined>;
   vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion | undefined>;
   update(resource: Resource & { id: string }, options?: WriteOptions): Promise<UpdateResult>;
   /** Undefined if the resource never existed; the current deletion if it was already deleted. */

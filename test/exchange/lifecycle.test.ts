@@ -72,6 +72,20 @@ for (const kind of testDatabaseKinds()) {
       expect(baseline.status, baseline.text).to.equal(201);
     });
 
+    it('racing status changes are checked against the version they replace', async () => {
+      // active → completed and active → on-hold are both legal, but not one after the other:
+      // whichever commits second must see the first and be refused (no lost transition check).
+      for (let round = 0; round < 8; round++) {
+        const order = await newOrder();
+        const results = await Promise.all([setStatus(order, 'completed'), setStatus(order, 'on-hold')]);
+        expect(results.map((r) => r.status).sort(), `round ${round}`).to.deep.equal([200, 409]);
+        const winner = results.find((r) => r.status === 200)!;
+        const stored = await server.fhir(`/ServiceRequest/${order.id}`);
+        expect(stored.body.status).to.equal(winner.body.status);
+        expect(stored.body.meta.versionId).to.equal('2');
+      }
+    });
+
     it('a revoked order stops its procedure in progress', async () => {
       const order = await newOrder();
       const { performedDateTime: _p, ...inProgress } = { ...blockProcedure(pat, order.id, doc), status: 'in-progress' } as Procedure;

@@ -19,7 +19,7 @@ export async function patch(req: FhirRequest, ctx: FhirContext): Promise<FhirRes
   const operations = checkPatch(req.body);
   const ifMatch = parseIfMatch(req.headers['if-match']);
   return ctx.repo.transaction(async (repo) => {
-    const current = await repo.read(type, id);
+    const current = await repo.readForUpdate(type, id);
     if (!current) {
       throw notFound(`${type}/${id} not found`);
     }
