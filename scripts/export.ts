@@ -4,10 +4,10 @@
  * (no server needed), with a progress bar on stderr (when it is a terminal) and a summary on stdout.
  */
 import { parseArgs } from 'node:util';
-import { SingleBar } from 'cli-progress';
 import { loadConfig } from '../src/config';
 import { PATIENT_EXPORT_TYPES, EXPORTABLE_TYPES } from '../src/export/params';
 import { exportToDirectory } from '../src/export/to-directory';
+import { progressBar } from './lib/progress';
 import { parseInstant } from '../src/fhir/params';
 import { openDatabase } from '../src/store/database';
 import { KnexRepository } from '../src/store/knex-repository';
@@ -45,13 +45,10 @@ async function main(): Promise<void> {
     throw new Error('--max-per-file must be a positive integer');
   }
   const db = openDatabase(config.databaseUrl);
-  const bar = process.stderr.isTTY
-    ? new SingleBar({ stream: process.stderr, format: 'export [{bar}] {percentage}% | {value}/{total} resources | {eta_formatted} left' })
-    : undefined;
+  const bar = progressBar('export [{bar}] {percentage}% | {value}/{total} resources | {eta_formatted} left');
   try {
     await migrateToLatest(db.knex);
     const repo = new KnexRepository(db.knex, db.dialect);
-    let started = false;
     const summary = await exportToDirectory(repo, {
       out: values.out,
       format: values.format,
@@ -61,15 +58,9 @@ async function main(): Promise<void> {
       maxPerFile,
       pageSize: config.exports.pageSize,
       baseUrl: config.baseUrl,
-      onProgress: (done, total) => {
-        if (!started) {
-          bar?.start(total, 0);
-          started = true;
-        }
-        bar?.update(done);
-      },
+      onProgress: (done, total) => bar.update(done, total),
     });
-    bar?.stop();
+    bar.stop();
     const total = Object.values(summary.counts).reduce((a, b) => a + b, 0);
     for (const [type, n] of Object.entries(summary.counts)) {
       process.stdout.write(`${type.padEnd(18)} ${String(n).padStart(10)}\n`);
@@ -79,7 +70,7 @@ async function main(): Promise<void> {
         `${summary.seconds.toFixed(1)} s (${Math.round(total / Math.max(summary.seconds, 0.001))} resources/s) → ${values.out}\n`,
     );
   } finally {
-    bar?.stop();
+    bar.stop();
     await db.close();
   }
 }

@@ -6,7 +6,7 @@
  * Records are restored as they are: the order-lifecycle rules for live events run only with
  * `--apply-rules`. `npm run seed` is `import seed`.
  */
-import { SingleBar } from 'cli-progress';
+import { progressBar } from './lib/progress';
 import { loadConfig } from '../src/config';
 import { openCore } from '../src/core';
 import { importFiles } from '../src/export/importer';
@@ -20,10 +20,7 @@ async function main(): Promise<void> {
   }
   const config = loadConfig();
   const core = await openCore(config);
-  const bar = process.stderr.isTTY
-    ? new SingleBar({ stream: process.stderr, format: 'import [{bar}] {percentage}% | {value}/{total} bytes' })
-    : undefined;
-  let started = false;
+  const bar = progressBar('import [{bar}] {percentage}% | {value}/{total} bytes');
   const errors: string[] = [];
   try {
     const report = await importFiles(core, inputs, {
@@ -32,20 +29,14 @@ async function main(): Promise<void> {
       onError: (message) => {
         // Below the bar while it runs; all of them again after it.
         errors.push(message);
-        if (!bar) {
+        if (!bar.drawn) {
           process.stderr.write(`${message}\n`);
         }
       },
-      onProgress: (done, total) => {
-        if (!started) {
-          bar?.start(total, 0);
-          started = true;
-        }
-        bar?.update(done);
-      },
+      onProgress: (done, total) => bar.update(done, total),
     });
-    bar?.stop();
-    if (bar) {
+    bar.stop();
+    if (bar.drawn) {
       for (const message of errors) {
         process.stderr.write(`${message}\n`);
       }
@@ -56,7 +47,7 @@ async function main(): Promise<void> {
     );
     process.exitCode = report.failed > 0 ? 1 : 0;
   } finally {
-    bar?.stop();
+    bar.stop();
     await core.close();
   }
 }

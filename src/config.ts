@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { envInt } from './common/env';
 import { loadExportConfig, type ExportConfig } from './export/config';
 import { loadOutcomeThresholds, type OutcomeThresholds } from './domain/outcome-config';
 
@@ -53,28 +54,28 @@ export const DEFAULT_DATABASE_URL = `sqlite:${path.join('data', 'fhir.sqlite')}`
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
-    port: parseIntOr(env.PORT, 8080, 'PORT'),
+    port: envInt(env.PORT, 8080, 'PORT'),
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
     auth: env.FHIR_AUTH === 'none' ? 'none' : 'smart',
-    bodyLimitBytes: parseIntOr(env.FHIR_BODY_LIMIT_BYTES, 5 * 1024 * 1024, 'FHIR_BODY_LIMIT_BYTES'),
+    bodyLimitBytes: envInt(env.FHIR_BODY_LIMIT_BYTES, 5 * 1024 * 1024, 'FHIR_BODY_LIMIT_BYTES'),
     logLevel: env.LOG_LEVEL === 'silent' ? 'silent' : 'info',
     baseUrl: env.FHIR_BASE_URL ? env.FHIR_BASE_URL.replace(/\/+$/, '') : undefined,
     corsOrigins: (env.FHIR_CORS_ORIGINS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''),
-    rateLimitPerMinute: parseIntOr(env.FHIR_RATE_LIMIT, 120_000, 'FHIR_RATE_LIMIT'),
+    rateLimitPerMinute: envInt(env.FHIR_RATE_LIMIT, 120_000, 'FHIR_RATE_LIMIT'),
     tokenSecret: checkSecret(env.FHIR_TOKEN_SECRET),
-    tokenLifetimeSeconds: Math.min(parseIntOr(env.FHIR_TOKEN_LIFETIME_SECONDS, 300, 'FHIR_TOKEN_LIFETIME_SECONDS'), 3600),
+    tokenLifetimeSeconds: Math.min(envInt(env.FHIR_TOKEN_LIFETIME_SECONDS, 300, 'FHIR_TOKEN_LIFETIME_SECONDS'), 3600),
     exports: loadExportConfig(env),
     outcomes: loadOutcomeThresholds(env),
-    maxConcurrentRequests: parseIntOr(env.FHIR_MAX_CONCURRENT_REQUESTS, 64, 'FHIR_MAX_CONCURRENT_REQUESTS'),
-    maxQueuedRequests: parseIntOr(env.FHIR_MAX_QUEUE, 512, 'FHIR_MAX_QUEUE'),
-    queueTimeoutMs: Math.max(1, parseIntOr(env.FHIR_QUEUE_TIMEOUT_MS, 10_000, 'FHIR_QUEUE_TIMEOUT_MS')),
-    shutdownGraceMs: parseIntOr(env.FHIR_SHUTDOWN_GRACE_MS, 25_000, 'FHIR_SHUTDOWN_GRACE_MS'),
+    maxConcurrentRequests: envInt(env.FHIR_MAX_CONCURRENT_REQUESTS, 64, 'FHIR_MAX_CONCURRENT_REQUESTS'),
+    maxQueuedRequests: envInt(env.FHIR_MAX_QUEUE, 512, 'FHIR_MAX_QUEUE'),
+    queueTimeoutMs: Math.max(1, envInt(env.FHIR_QUEUE_TIMEOUT_MS, 10_000, 'FHIR_QUEUE_TIMEOUT_MS')),
+    shutdownGraceMs: envInt(env.FHIR_SHUTDOWN_GRACE_MS, 25_000, 'FHIR_SHUTDOWN_GRACE_MS'),
     subscriptions: {
-      maxAttempts: Math.max(1, parseIntOr(env.FHIR_SUBSCRIPTION_MAX_ATTEMPTS, 5, 'FHIR_SUBSCRIPTION_MAX_ATTEMPTS')),
-      backoffBaseMs: parseIntOr(env.FHIR_SUBSCRIPTION_BACKOFF_BASE_MS, 1000, 'FHIR_SUBSCRIPTION_BACKOFF_BASE_MS'),
-      backoffMaxMs: parseIntOr(env.FHIR_SUBSCRIPTION_BACKOFF_MAX_MS, 300_000, 'FHIR_SUBSCRIPTION_BACKOFF_MAX_MS'),
-      timeoutMs: Math.max(1, parseIntOr(env.FHIR_SUBSCRIPTION_TIMEOUT_MS, 10_000, 'FHIR_SUBSCRIPTION_TIMEOUT_MS')),
-      pollMs: Math.max(10, parseIntOr(env.FHIR_SUBSCRIPTION_POLL_MS, 1000, 'FHIR_SUBSCRIPTION_POLL_MS')),
+      maxAttempts: Math.max(1, envInt(env.FHIR_SUBSCRIPTION_MAX_ATTEMPTS, 5, 'FHIR_SUBSCRIPTION_MAX_ATTEMPTS')),
+      backoffBaseMs: envInt(env.FHIR_SUBSCRIPTION_BACKOFF_BASE_MS, 1000, 'FHIR_SUBSCRIPTION_BACKOFF_BASE_MS'),
+      backoffMaxMs: envInt(env.FHIR_SUBSCRIPTION_BACKOFF_MAX_MS, 300_000, 'FHIR_SUBSCRIPTION_BACKOFF_MAX_MS'),
+      timeoutMs: Math.max(1, envInt(env.FHIR_SUBSCRIPTION_TIMEOUT_MS, 10_000, 'FHIR_SUBSCRIPTION_TIMEOUT_MS')),
+      pollMs: Math.max(10, envInt(env.FHIR_SUBSCRIPTION_POLL_MS, 1000, 'FHIR_SUBSCRIPTION_POLL_MS')),
     },
   };
 }
@@ -86,13 +87,3 @@ function checkSecret(value: string | undefined): string | undefined {
   return value || undefined;
 }
 
-function parseIntOr(value: string | undefined, fallback: number, name: string): number {
-  if (value === undefined || value === '') {
-    return fallback;
-  }
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) {
-    throw new Error(`${name} must be a non-negative integer, got '${value}'`);
-  }
-  return n;
-}

@@ -1,4 +1,5 @@
 import { grantsFor } from '../auth/scopes';
+import { withOverrides } from '../store/repository-proxy';
 import type { HistoryQuery, Repository } from '../store/types';
 import { currentInteraction } from './context';
 import type { AuditStore } from './audit-store';
@@ -24,13 +25,5 @@ export function withAuditEvents(inner: Repository, store: AuditStore): Repositor
       return inner.readMany(grants ? refs.filter((r) => grants.allows(r.resourceType, 'r')) : refs);
     },
   };
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (Object.hasOwn(overrides, prop)) {
-        return overrides[prop as keyof Repository];
-      }
-      const value: unknown = Reflect.get(target, prop, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  return withOverrides(inner, overrides);
 }

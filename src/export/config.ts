@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { envInt } from '../common/env';
 
 /** Bulk Data export settings (`FHIR_EXPORT_*`), read once with the rest of the configuration. */
 export interface ExportConfig {
@@ -25,30 +26,12 @@ export interface ExportConfig {
 export function loadExportConfig(env: NodeJS.ProcessEnv): ExportConfig {
   return {
     dir: env.FHIR_EXPORT_DIR || path.join('data', 'exports'),
-    maxLinesPerFile: positive(env.FHIR_EXPORT_MAX_LINES, 100_000, 'FHIR_EXPORT_MAX_LINES'),
-    pageSize: positive(env.FHIR_EXPORT_PAGE_SIZE, 1000, 'FHIR_EXPORT_PAGE_SIZE'),
-    pauseMs: int(env.FHIR_EXPORT_PAUSE_MS, 0, 'FHIR_EXPORT_PAUSE_MS'),
-    expireSeconds: positive(env.FHIR_EXPORT_EXPIRE_SECONDS, 24 * 3600, 'FHIR_EXPORT_EXPIRE_SECONDS'),
-    staleSeconds: positive(env.FHIR_EXPORT_STALE_SECONDS, 30, 'FHIR_EXPORT_STALE_SECONDS'),
-    timeMarginSeconds: int(env.FHIR_EXPORT_TIME_MARGIN_SECONDS, 10, 'FHIR_EXPORT_TIME_MARGIN_SECONDS'),
+    maxLinesPerFile: envInt(env.FHIR_EXPORT_MAX_LINES, 100_000, 'FHIR_EXPORT_MAX_LINES', 1),
+    pageSize: envInt(env.FHIR_EXPORT_PAGE_SIZE, 1000, 'FHIR_EXPORT_PAGE_SIZE', 1),
+    pauseMs: envInt(env.FHIR_EXPORT_PAUSE_MS, 0, 'FHIR_EXPORT_PAUSE_MS'),
+    expireSeconds: envInt(env.FHIR_EXPORT_EXPIRE_SECONDS, 24 * 3600, 'FHIR_EXPORT_EXPIRE_SECONDS', 1),
+    staleSeconds: envInt(env.FHIR_EXPORT_STALE_SECONDS, 30, 'FHIR_EXPORT_STALE_SECONDS', 1),
+    timeMarginSeconds: envInt(env.FHIR_EXPORT_TIME_MARGIN_SECONDS, 10, 'FHIR_EXPORT_TIME_MARGIN_SECONDS'),
   };
 }
 
-function int(value: string | undefined, fallback: number, name: string): number {
-  if (value === undefined || value === '') {
-    return fallback;
-  }
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) {
-    throw new Error(`${name} must be a non-negative integer, got '${value}'`);
-  }
-  return n;
-}
-
-function positive(value: string | undefined, fallback: number, name: string): number {
-  const n = int(value, fallback, name);
-  if (n === 0) {
-    throw new Error(`${name} must be at least 1`);
-  }
-  return n;
-}

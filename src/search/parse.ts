@@ -350,11 +350,7 @@ function parseResultParam(plan: SearchPlan, key: string, values: string[]): void
   };
   switch (base) {
     case '_count': {
-      const v = one();
-      if (!/^\d{1,9}$/.test(v)) {
-        throw badRequest(`_count must be a non-negative integer, got '${v.slice(0, 40)}'`, '_count');
-      }
-      plan.count = Math.min(Number(v), MAX_COUNT);
+      plan.count = parseCount(one());
       break;
     }
     case '_total': {
@@ -402,6 +398,14 @@ function parseResultParam(plan: SearchPlan, key: string, values: string[]): void
       plan.cursor = parseCursor(one());
       break;
   }
+}
+
+/** `_count`: a non-negative integer, capped at MAX_COUNT (search and history alike). */
+export function parseCount(value: string): number {
+  if (!/^\d{1,9}$/.test(value)) {
+    throw badRequest(`_count must be a non-negative integer, got '${value.slice(0, 40)}'`, '_count');
+  }
+  return Math.min(Number(value), MAX_COUNT);
 }
 
 function parseSortKey(resourceType: string, text: string): SortKey {

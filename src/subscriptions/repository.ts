@@ -1,4 +1,5 @@
 import type { Resource, Subscription } from '@medplum/fhirtypes';
+import { withOverrides } from '../store/repository-proxy';
 import type { Repository } from '../store/types';
 import { checkSubscription } from './model';
 
@@ -16,13 +17,5 @@ export function withSubscriptionChecks(inner: Repository, baseUrl: string): Repo
     update: (resource, options) => inner.update(checked(resource), options),
     transaction: (work) => inner.transaction((repo) => work(withSubscriptionChecks(repo, baseUrl))),
   };
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (Object.hasOwn(overrides, prop)) {
-        return overrides[prop as keyof Repository];
-      }
-      const value: unknown = Reflect.get(target, prop, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  return withOverrides(inner, overrides);
 }

@@ -1,11 +1,10 @@
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { badRequest } from '../../common/errors';
 import type { StoredVersion } from '../../store/types';
+import { DEFAULT_COUNT, parseCount } from '../../search/parse';
 import { parseInstant } from '../params';
 import type { FhirContext, FhirRequest, FhirResponse } from '../types';
 
-const DEFAULT_COUNT = 20;
-const MAX_COUNT = 1000;
 
 /**
  * `GET [base]/_history`, `[base]/[type]/_history`, `[base]/[type]/[id]/_history`: a `history` Bundle,
@@ -14,7 +13,8 @@ const MAX_COUNT = 1000;
  */
 export async function history(req: FhirRequest, ctx: FhirContext): Promise<FhirResponse> {
   const { type, id } = req.params;
-  const count = parseCount(single(req, '_count'));
+  const countParam = single(req, '_count');
+  const count = countParam === undefined ? DEFAULT_COUNT : parseCount(countParam);
   const sinceParam = single(req, '_since');
   const since = sinceParam === undefined ? undefined : parseInstant(sinceParam, '_since');
   const cursor = single(req, '_cursor');
@@ -57,15 +57,6 @@ function single(req: FhirRequest, name: string): string | undefined {
   return value;
 }
 
-function parseCount(value: string | undefined): number {
-  if (value === undefined) {
-    return DEFAULT_COUNT;
-  }
-  if (!/^\d{1,7}$/.test(value)) {
-    throw badRequest(`_count must be a non-negative integer, got '${value.slice(0, 40)}'`);
-  }
-  return Math.min(Number(value), MAX_COUNT);
-}
 
 function queryString(query: FhirRequest['query']): string {
   const params = new URLSearchParams();
