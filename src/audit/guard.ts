@@ -68,7 +68,8 @@ export function createAuditGuard(store: AuditStore): InteractionGuard {
 /**
  * A nested call (a Bundle entry) may run inside the Bundle's database transaction, which on SQLite
  * holds the only connection: waiting there for the audit batcher would deadlock. Its record is
- * written as soon as the transaction ends instead; top-level calls still wait until it is stored.
+ * queued and written as soon as the transaction ends; the top-level call's own record is queued
+ * after it and awaited, so every nested record is stored before the response leaves (fail closed).
  */
 async function settle(parent: InteractionState | undefined, recording: Promise<unknown>): Promise<void> {
   if (parent) {

@@ -97,8 +97,9 @@ for (const kind of testDatabaseKinds()) {
         const res = await fetch(`${server.url}/nothing-here`);
         expect(res.status).to.equal(404);
         expect(((await res.json()) as { resourceType: string }).resourceType).to.equal('OperationOutcome');
-        const patch = await server.fhir(`/Patient/${patientId}`, { method: 'POST', body: patient() });
-        expect(patch.status).to.equal(405);
+        const postToInstance = await server.fhir(`/Patient/${patientId}`, { method: 'POST', body: patient() });
+        expect(postToInstance.status).to.equal(405);
+        expect(postToInstance.body.issue[0].code).to.equal('not-supported');
       });
     });
 
