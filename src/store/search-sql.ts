@@ -140,7 +140,19 @@ const DRIVER_LIMIT = 1000;
  * selective. Otherwise nothing drives: the database walks the type in sort order, probing each row,
  * and stops at the page size — fast exactly when matches are common. Returns the driver's index, or -1.
  */
-async function chooseDriver(knex: Knex, resourceType: string, conditions: Condition[]): Promise<number> {
+function chooseDriver(knex: Knex, resourceType: string, conditions: Condition[]): Promise<number> {
+  // A page and its `_total` count share the plan's conditions: probe once for both.
+  let driver = drivers.get(conditions);
+  if (!driver) {
+    driver = probeDriver(knex, resourceType, conditions);
+    drivers.set(conditions, driver);
+  }
+  return driver;
+}
+
+const drivers = new WeakMap<Condition[], Promise<number>>();
+
+async function probeDriver(knex: Knex, resourceType: string, conditions: Condition[]): Promise<number> {
   const ranked = conditions.map((c, i) => ({ c, i, rank: driverRank(c) })).sort((a, b) => b.rank - a.rank);
   const best = ranked[0];
   if (!best || best.rank === 0) {
