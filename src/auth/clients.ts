@@ -105,7 +105,7 @@ export class ClientStore {
       return true;
     } catch (err) {
       const code = (err as { code?: string }).code;
-      if (code === '23505' || code === 'SQLITE_CONSTRAINT') {
+      if (code === '23505' || code?.startsWith('SQLITE_CONSTRAINT')) {
         return false;
       }
       throw err;

@@ -119,12 +119,17 @@ export function databaseUnavailable(err: unknown): FhirError | undefined {
     : undefined;
 }
 
+/** SQLite's extended codes (better-sqlite3: SQLITE_IOERR_WRITE, SQLITE_BUSY_SNAPSHOT) by their primary code. */
+function baseCode(code: string): string {
+  return /^SQLITE_[A-Z]+/.exec(code)?.[0] ?? code;
+}
+
 function isUnavailable(err: unknown, depth: number): boolean {
   if (err === null || typeof err !== 'object' || depth > 3) {
     return false;
   }
   const e = err as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
-  if ((typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) || e.name === 'KnexTimeoutError') {
+  if ((typeof e.code === 'string' && UNAVAILABLE_CODES.has(baseCode(e.code))) || e.name === 'KnexTimeoutError') {
     return true;
   }
   if (typeof e.message === 'string' && UNAVAILABLE_MESSAGE.test(e.message)) {

@@ -20,6 +20,11 @@ export interface OpenOptions {
  * Opens the database named by a `DATABASE_URL`: `sqlite:PATH`, `sqlite::memory:` or `postgres://…`.
  * Both dialects run the very same knex code above this module.
  */
+/** True for a knex instance on SQLite (whatever the driver). */
+export function isSqlite(knex: Knex): boolean {
+  return knex.client.config.client === SQLITE_CLIENT;
+}
+
 export function openDatabase(url: string, options: OpenOptions = {}): Database {
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
@@ -48,26 +53,43 @@ const readers = new WeakMap<Knex, Knex>();
 
 /**
  * Where reads outside a transaction go. SQLite: a small pool of extra connections, because in WAL
- * mode readers run in parallel (on libuv's threads) and never wait behind the one writer's
- * commits. Elsewhere (PostgreSQL's pool, `:memory:`): the database itself.
+ * mode readers never wait behind the one writer's open group-commit transaction (which holds the
+ * writer connection between its statements). Elsewhere (PostgreSQL's pool, `:memory:`): the
+ * database itself.
  */
 export function readerFor(db: Knex): Knex {
   return readers.get(db) ?? db;
 }
 
+/**
+ * SQLite runs through knex's `better-sqlite3` client: the same knex code as PostgreSQL, but each
+ * statement is a synchronous call of a few microseconds instead of a round trip through libuv's
+ * thread pool (~0.2 ms with `sqlite3`), and a write is ~14 statements (docs/PERFORMANCE.md).
+ */
+const SQLITE_CLIENT = 'better-sqlite3';
+
 function sqliteReaderConfig(file: string): Knex.Config {
   return {
-    client: 'sqlite3',
+    client: SQLITE_CLIENT,
     connection: { filename: file },
     useNullAsDefault: true,
     pool: {
       min: 0,
-      max: 3,
+      max: 2,
       afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) => {
-        conn.exec('PRAGMA busy_timeout = 5000; PRAGMA query_only = 1;', (err) => done(err, conn));
+        runPragmas(conn, 'PRAGMA busy_timeout = 5000; PRAGMA query_only = 1;', done);
       },
     },
   };
+}
+
+function runPragmas(conn: SqliteConnection, sql: string, done: (err: Error | null, conn: unknown) => void): void {
+  try {
+    conn.exec(sql);
+    done(null, conn);
+  } catch (err) {
+    done(err as Error, conn);
+  }
 }
 
 function sqliteConfig(file: string): Knex.Config {
@@ -78,7 +100,7 @@ function sqliteConfig(file: string): Knex.Config {
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   }
   return {
-    client: 'sqlite3',
+    client: SQLITE_CLIENT,
     connection: { filename: file },
     useNullAsDefault: true,
     // One connection: SQLite has one writer anyway, and a single connection keeps `:memory:`
@@ -89,17 +111,19 @@ function sqliteConfig(file: string): Knex.Config {
       afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) => {
         // WAL lets readers in other processes proceed during writes; FULL sync keeps every
         // acknowledged commit across power loss; busy_timeout waits for other processes' locks.
-        conn.exec(
+        runPragmas(
+          conn,
           'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;',
-          (err) => done(err, conn),
+          done,
         );
       },
     },
   };
 }
 
+/** The part of a better-sqlite3 connection used here (synchronous; throws on error). */
 interface SqliteConnection {
-  exec(sql: string, cb: (err: Error | null) => void): void;
+  exec(sql: string): unknown;
 }
 
 function postgresConfig(url: string, schema?: string): Knex.Config {

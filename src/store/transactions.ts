@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { fail } from '../common/errors';
+import { yieldToEventLoop } from '../common/yield';
 import type { Dialect } from './database';
 
 /** Thrown inside a write when a concurrent writer got there first; the whole unit is re-run. */
@@ -74,6 +75,7 @@ export class TransactionRunner {
     try {
       await this.knex.transaction(async (tx) => {
         for (const unit of batch) {
+          await yieldToEventLoop();
           try {
             outcomes.push({ unit, ok: true, value: await tx.transaction((savepoint) => unit.work(savepoint)) });
           } catch (error) {
@@ -145,7 +147,9 @@ export function isRetryable(err: unknown): boolean {
     code === '23505' ||
     code === '40001' ||
     code === '40P01' ||
-    code === 'SQLITE_BUSY' ||
-    (code === 'SQLITE_CONSTRAINT' && /UNIQUE|PRIMARY KEY/.test(String((err as Error).message)))
+    // better-sqlite3 reports extended codes: SQLITE_BUSY_SNAPSHOT, SQLITE_CONSTRAINT_UNIQUE, …
+    code?.startsWith('SQLITE_BUSY') === true ||
+    code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
   );
 }

@@ -186,7 +186,7 @@ async function verifyThroughApi(server: ChildServer, ledger: Ledger): Promise<{ 
 async function verifyTables(db: ChildDatabase): Promise<void> {
   const k: Knex = knex(
     db.name === 'sqlite'
-      ? { client: 'sqlite3', connection: { filename: db.url.slice('sqlite:'.length) }, useNullAsDefault: true }
+      ? { client: 'better-sqlite3', connection: { filename: db.url.slice('sqlite:'.length) }, useNullAsDefault: true }
       : { client: 'pg', connection: db.url },
   );
   try {

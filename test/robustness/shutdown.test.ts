@@ -4,7 +4,7 @@ import http from 'node:http';
 import { patient } from '../support/fixtures';
 import { childDatabaseKinds, sleep, startChild, type ChildDatabase, type ChildServer } from './child';
 
-const ENTRIES = 400;
+const ENTRIES = 1500;
 const MRN = 'http://sympathetic-block-fhir.org/fhir/sid/shutdown-mrn';
 
 /** A request on a new connection (no keep-alive pool), so "refused" really means "not accepting". */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { badRequest, FhirError, outcome, toFhirError } from '../../common/errors';
+import { yieldToEventLoop } from '../../common/yield';
 import type { Repository, RequiredReference } from '../../store/types';
 import { findConditionalMatch, parseCriteria } from '../conditional';
 import type { FhirRouter } from '../router';
@@ -40,6 +41,7 @@ export function bundleHandler(router: FhirRouter): FhirHandler {
       await resolveIdentities(repo, planned);
       const responses = new Map<number, FhirResponse>();
       for (const p of [...planned].sort((a, b) => ORDER[a.req.method] - ORDER[b.req.method] || a.index - b.index)) {
+        await yieldToEventLoop();
         const first = deferred.length;
         try {
           responses.set(p.index, p.existing ?? (await router.handle(p.req, txCtx)));
@@ -65,6 +67,7 @@ async function batch(
 ): Promise<FhirResponse> {
   const entries: BundleEntry[] = [];
   for (const p of planned) {
+    await yieldToEventLoop();
     try {
       entries.push(toEntry(await router.handle(p.req, ctx), p, representation));
     } catch (err) {

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isSqlite } from '../database';
 import * as m001 from './001_resources';
 import * as m002 from './002_search_index';
 import * as m004 from './004_write_locks';
@@ -48,7 +49,7 @@ export async function migrateToLatest(knex: Knex): Promise<void> {
  * PostgreSQL's autovacuum keeps its own statistics.
  */
 export async function refreshPlannerStatistics(knex: Knex): Promise<void> {
-  if (knex.client.config.client === 'sqlite3') {
+  if (isSqlite(knex)) {
     await knex.raw('PRAGMA analysis_limit = 1000');
     await knex.raw('ANALYZE');
   }
