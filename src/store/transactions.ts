@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { Knex } from 'knex';
 import { fail } from '../common/errors';
 import { yieldToEventLoop } from '../common/yield';
@@ -51,7 +52,10 @@ export class TransactionRunner {
       return runWithRetries(this.knex, work);
     }
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work, attempts: 0, resolve: resolve as (v: unknown) => void, reject });
+      // The batch runs in the context of whichever request started the flush: bind each unit to its
+      // own request's async context, so that what hooks read from it (the client, for the
+      // AuditEvent and Provenance) belongs to the request that made the write.
+      this.queue.push({ work: AsyncResource.bind(work), attempts: 0, resolve: resolve as (v: unknown) => void, reject });
       if (!this.flushing) {
         this.flushing = true;
         // Let the other requests of this event-loop turn join the batch.

@@ -82,6 +82,31 @@ for (const kind of testDatabaseKinds()) {
       expect(read.status).to.equal(200);
     });
 
+    it('attributes concurrent writes of two clients each to its own client, once (group commit)', async () => {
+      const other = await registerClient(server, 'system/*.*', { name: 'Second EHR' });
+      const otherToken = (await requestToken(server, other, 'system/*.*')).body.access_token;
+      // Sent together, so that SQLite's group commit puts writes of both clients in one batch.
+      const writes = await Promise.all(
+        Array.from({ length: 16 }, (_, i) =>
+          server.fhir('/Patient', { method: 'POST', body: patient(`Both${i}`), headers: bearer(i % 2 ? otherToken : token) }).then((res) => ({
+            id: res.body.id as string,
+            status: res.status,
+            client: i % 2 ? other.client.id : clientId,
+          })),
+        ),
+      );
+      for (const w of writes) {
+        expect(w.status).to.equal(201);
+        const events = await server.fhir(`/AuditEvent?entity=${encodeURIComponent(`Patient/${w.id}`)}`, { headers: bearer(auditor) });
+        const creates = events.body.entry.map((e: { resource: Event }) => e.resource).filter((e: Event) => e.action === 'C');
+        expect(creates, `AuditEvents for the create of Patient/${w.id}`).to.have.length(1);
+        expect(creates[0].agent[0].who.identifier.value).to.equal(w.client);
+        const provenance = await server.fhir(`/Provenance?target=${encodeURIComponent(`Patient/${w.id}/_history/1`)}`, { headers: bearer(token) });
+        expect(provenance.body.entry, `Provenance of Patient/${w.id}`).to.have.length(1);
+        expect(provenance.body.entry[0].resource.agent[0].who.identifier.value).to.equal(w.client);
+      }
+    });
+
     it('records a denial (403) and a failed write (422) without Provenance', async () => {
       const reader = await registerClient(server, 'system/*.read');
       const readToken = (await requestToken(server, reader, 'system/*.read')).body.access_token;
