@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { Interaction, RequestAuth } from '../fhir/types';
+import { newId } from '../common/ids';
 
 /** Identifier system for client ids in AuditEvent and Provenance agents. */
 export const CLIENT_ID_SYSTEM = 'http://sympathetic-block-fhir.org/fhir/sid/client-id';
@@ -44,7 +44,7 @@ const ENTITY_TYPE = {
 
 /** Builds an R4 AuditEvent (with id and meta, ready to store and serve) from the facts. */
 export function buildAuditRecord(f: AuditFacts): AuditRecord {
-  const id = randomUUID();
+  const id = newId();
   const recorded = new Date().toISOString();
   const event: AuditEvent = {
     resourceType: 'AuditEvent',

@@ -1,7 +1,8 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Knex } from 'knex';
 import { issue, outcome, FhirError, preconditionFailed } from '../common/errors';
+import { newId } from '../common/ids';
 import type { SearchPage, SearchPlan } from '../search/types';
 import { readerFor, type Dialect } from './database';
 import { pageNewestFirst } from './seq-paging';
@@ -67,7 +68,7 @@ export class KnexRepository implements Repository {
   create(resource: Resource, options: WriteOptions = {}): Promise<StoredVersion> {
     return this.write(async (tx) => {
       await checkReferences(tx, options.references);
-      const id = options.id ?? randomUUID();
+      const id = options.id ?? newId();
       const current = stamp(resource, id, 1, 'POST');
       await tx<ResourceRow>('resource').insert(toRow(current));
       await this.appendHistory(tx, undefined, current);
@@ -77,7 +78,7 @@ export class KnexRepository implements Repository {
 
   createMany(items: { resource: Resource; id?: string }[]): Promise<StoredVersion[]> {
     return this.write(async (tx) => {
-      const versions = items.map(({ resource, id }) => stamp(resource, id ?? randomUUID(), 1, 'POST'));
+      const versions = items.map(({ resource, id }) => stamp(resource, id ?? newId(), 1, 'POST'));
       for (let i = 0; i < versions.length; i += BULK_CHUNK) {
         const chunk = versions.slice(i, i + BULK_CHUNK);
         await tx<ResourceRow>('resource').insert(chunk.map(toRow));

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { badRequest, FhirError, outcome, toFhirError } from '../../common/errors';
 import { yieldToEventLoop } from '../../common/yield';
@@ -6,6 +5,7 @@ import type { Repository, RequiredReference } from '../../store/types';
 import { findConditionalMatch, parseCriteria } from '../conditional';
 import type { FhirRouter } from '../router';
 import type { FhirContext, FhirHandler, FhirRequest, FhirResponse, HttpMethod } from '../types';
+import { newId } from '../../common/ids';
 
 const MAX_ENTRIES = 5000;
 const METHODS = new Set<HttpMethod>(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
@@ -170,13 +170,13 @@ async function resolveIdentities(repo: Repository, planned: PlannedEntry[]): Pro
         p.existing = { status: 200, version: match };
         mapFullUrl(ids, entry, `${type}/${match.id}`);
       } else {
-        req.assignedId = randomUUID();
+        req.assignedId = newId();
         mapFullUrl(ids, entry, `${type}/${req.assignedId}`);
       }
     } else if (req.method === 'PUT' && !req.path.includes('/') && Object.keys(req.query).length > 0) {
       const match = await findConditionalMatch(repo, type, req.query, req.baseUrl, `Bundle.entry[${p.index}].request.url`);
       const bodyId = (entry.resource as { id?: string } | undefined)?.id;
-      const id = match?.id ?? bodyId ?? randomUUID();
+      const id = match?.id ?? bodyId ?? newId();
       req.path = `${type}/${id}`;
       req.query = {};
       req.body = { ...(entry.resource ?? {}), id };
