@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import knex, { Knex } from 'knex';
+import { CachingBetterSqlite3Client } from './sqlite-client';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -22,7 +23,7 @@ export interface OpenOptions {
  */
 /** True for a knex instance on SQLite (whatever the driver). */
 export function isSqlite(knex: Knex): boolean {
-  return knex.client.config.client === SQLITE_CLIENT;
+  return (knex.client as { dialect?: string }).dialect === 'sqlite3';
 }
 
 export function openDatabase(url: string, options: OpenOptions = {}): Database {
@@ -62,11 +63,12 @@ export function readerFor(db: Knex): Knex {
 }
 
 /**
- * SQLite runs through knex's `better-sqlite3` client: the same knex code as PostgreSQL, but each
- * statement is a synchronous call of a few microseconds instead of a round trip through libuv's
- * thread pool (~0.2 ms with `sqlite3`), and a write is ~14 statements (docs/PERFORMANCE.md).
+ * SQLite runs through knex's `better-sqlite3` client (with prepared statements reused): the same
+ * knex code as PostgreSQL, but each statement is a synchronous call of a few microseconds instead
+ * of a round trip through libuv's thread pool (~0.2 ms with `sqlite3`), and a write is ~14
+ * statements (docs/PERFORMANCE.md).
  */
-const SQLITE_CLIENT = 'better-sqlite3';
+const SQLITE_CLIENT = CachingBetterSqlite3Client as unknown as typeof Knex.Client;
 
 function sqliteReaderConfig(file: string): Knex.Config {
   return {
