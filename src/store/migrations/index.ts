@@ -6,6 +6,7 @@ import * as m004 from './004_write_locks';
 import * as m003 from './003_security';
 import * as m005 from './005_subscriptions';
 import * as m006 from './006_export';
+import * as m007 from './007_date_span';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '003_security': m003,
   '005_subscriptions': m005,
   '006_export': m006,
+  '007_date_span': m007,
 };
 
 class CompiledMigrationSource implements Knex.MigrationSource<string> {
