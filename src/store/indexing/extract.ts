@@ -188,11 +188,15 @@ function clip(s: string): string {
   return s.length > MAX_INDEXED_LENGTH ? s.slice(0, MAX_INDEXED_LENGTH) : s;
 }
 
+/**
+ * One row per distinct value. For dates this is what date-ordered search relies on: a resource's
+ * rows of one parameter differ in (low, high), so "the row with the smallest (low, high)" is one row.
+ */
 function dedupe(rows: IndexRows): IndexRows {
-  const unique = <T>(list: T[]): T[] => {
+  const unique = <T>(list: T[], keyOf: (row: T) => string = (row) => JSON.stringify(row)): T[] => {
     const seen = new Set<string>();
     return list.filter((row) => {
-      const key = JSON.stringify(row);
+      const key = keyOf(row);
       return seen.has(key) ? false : (seen.add(key), true);
     });
   };
@@ -200,7 +204,7 @@ function dedupe(rows: IndexRows): IndexRows {
     token: unique(rows.token),
     string: unique(rows.string),
     reference: unique(rows.reference),
-    date: unique(rows.date),
+    date: unique(rows.date, (row) => `${row.param}|${row.low}|${row.high}`),
     number: unique(rows.number),
   };
 }

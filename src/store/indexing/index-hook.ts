@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { ResourceChange, WriteHook } from '../types';
+import { dateSpansOf, recordDateSpans, type DateSpan } from './date-span';
 import { extractIndexRows } from './extract';
 import { INDEX_TABLES, type IndexKind } from './rows';
 
@@ -9,7 +10,8 @@ const INSERT_CHUNK = 400;
 /**
  * Keeps the search index in step with every write, inside the write's transaction: the rows of the
  * previous version are removed and the current version's inserted. Deleted resources have no rows,
- * so searches never find them.
+ * so searches never find them. Date values longer (or further apart) than any before raise the
+ * bounds in `search_date_span` that date-ordered searches scan by (date-span.ts).
  */
 export const searchIndexHook: WriteHook = {
   name: 'search-index',
@@ -25,11 +27,18 @@ export const searchIndexHook: WriteHook = {
       }
     }
     const byKind: Record<IndexKind, Record<string, unknown>[]> = { token: [], string: [], reference: [], date: [], number: [] };
+    const spans = new Map<string, Map<string, DateSpan>>();
     for (const { current, resource } of changes) {
       if (!resource) {
         continue;
       }
       const rows = extractIndexRows(resource);
+      const ofType = spans.get(current.resourceType) ?? new Map<string, DateSpan>();
+      for (const [param, { span, spread }] of dateSpansOf(rows.date)) {
+        const seen = ofType.get(param);
+        ofType.set(param, seen ? { span: Math.max(seen.span, span), spread: Math.max(seen.spread, spread) } : { span, spread });
+      }
+      spans.set(current.resourceType, ofType);
       for (const kind of Object.keys(byKind) as IndexKind[]) {
         for (const row of rows[kind]) {
           byKind[kind].push({ resource_type: current.resourceType, resource_id: current.id, ...row });
@@ -42,5 +51,6 @@ export const searchIndexHook: WriteHook = {
         await tx(INDEX_TABLES[kind]).insert(owned.slice(i, i + INSERT_CHUNK));
       }
     }
+    await recordDateSpans(tx, spans);
   },
 };
