@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import { badRequest } from '../common/errors';
-import type { Condition, Cursor, DateValue, NumberValue, SearchPage, SearchPlan, SearchValue, SortKey } from '../search/types';
+import { MAX_DATE, MIN_DATE } from '../common/date-range';
+import type { Condition, Cursor, DateValue, NumberValue, Prefix, SearchPage, SearchPlan, SearchValue, SortKey } from '../search/types';
+import { readDateSpan, type DateSpan } from './indexing/date-span';
 import { INDEX_TABLES } from './indexing/rows';
 
 type QB = Knex.QueryBuilder;
@@ -24,16 +26,33 @@ const TABLE_OF: Record<string, string> = {
  * continuing after (or before) the cursor. Every value is a bound parameter.
  */
 export async function searchPage(knex: Knex, plan: SearchPlan): Promise<SearchPage> {
-  const sort: SortKey[] = [...sortOf(plan).filter((k) => k.kind !== 'id'), { param: '_id', kind: 'id', descending: false }];
   const backwards = plan.cursor?.direction === 'prev';
+  const order = dateOrderOf(plan);
+  const sort: SortKey[] = order
+    ? [{ param: order.param, kind: 'date', descending: false }, ID_KEY]
+    : [...sortOf(plan).filter((k) => k.kind !== 'id'), ID_KEY];
+  if (plan.cursor && plan.cursor.keys.length !== sort.length) {
+    // Cursors carry one key per sort key; the number follows from the query alone.
+    throw badRequest('_cursor does not belong to this search (was _sort changed between pages?)', '_cursor');
+  }
   const driver = await chooseDriver(knex, plan.resourceType, plan.conditions);
-  const inner = knex
-    .select('r.resource_type', 'r.id', 'r.content')
-    .from({ r: 'resource' })
-    .where('r.resource_type', plan.resourceType)
-    .where('r.deleted', false)
-    .modify((q) => applyConditions(knex, q, plan.resourceType, plan.conditions, 'r', driver));
-  sort.forEach((key, i) => inner.select(knex.raw(`${sortExpression(key)} as ??`, [...sortBindings(key), `s${i}`])));
+  let inner: QB;
+  if (order && (driver < 0 || plan.conditions[driver] === order.lower || plan.conditions[driver] === order.upper)) {
+    inner = dateScan(knex, plan, order, await readDateSpan(knex, plan.resourceType, order.param), backwards);
+  } else {
+    inner = knex
+      .select('r.resource_type', 'r.id', 'r.content')
+      .from({ r: 'resource' })
+      .where('r.resource_type', plan.resourceType)
+      .where('r.deleted', false)
+      .modify((q) => applyConditions(knex, q, plan.resourceType, plan.conditions, 'r', driver));
+    if (order) {
+      // A selective condition drives (few candidates): each one's position in the date order.
+      inner.select(firstMatchingLow(knex, plan.resourceType, order, 'r').as('s0'), { s1: 'r.id' });
+    } else {
+      sort.forEach((key, i) => inner.select(knex.raw(`${sortExpression(key)} as ??`, [...sortBindings(key), `s${i}`])));
+    }
+  }
 
   const outer = knex.select('*').from(inner.as('page'));
   if (plan.cursor) {
@@ -59,6 +78,8 @@ export async function searchPage(knex: Knex, plan: SearchPlan): Promise<SearchPa
   };
 }
 
+const ID_KEY: SortKey = { param: '_id', kind: 'id', descending: false };
+
 /**
  * The plan's `_sort`, or, without one, `_lastUpdated` when the search filters on it (polling for
  * changes): then the (type, last_updated) index both filters and orders, instead of the database
@@ -69,6 +90,147 @@ function sortOf(plan: SearchPlan): SortKey[] {
     return [{ param: '_lastUpdated', kind: 'lastUpdated', descending: false }];
   }
   return plan.sort;
+}
+
+/** A search ordered by a date parameter (implicitly, without `_sort`): see dateOrderOf. */
+interface DateOrder {
+  param: string;
+  /** The condition giving the lower bound; each resource's key is its first value matching it. */
+  lower: Condition;
+  lowerValue: DateValue;
+  /** An AND-ed condition on the same parameter giving an upper bound, if any. */
+  upper?: Condition;
+  upperValue?: DateValue;
+}
+
+/** Prefixes whose matches start at or after a bound (search.html#prefix), and those that end before one. */
+const LOWER_PREFIXES = new Set<Prefix>(['ge', 'gt', 'eq', 'sa']);
+const UPPER_PREFIXES = new Set<Prefix>(['lt', 'le', 'eq', 'eb']);
+
+/**
+ * Without `_sort` the order of results is the server's choice (search.html#sort). A search with a
+ * lower date bound (`date=ge…`, optionally `&date=lt…`) and nothing that always drives (ids,
+ * references, chains: those select few rows by `IN`) is returned in date order: then the matches
+ * are a contiguous stretch of the `search_date` index, which the query scans from the bound and
+ * leaves at the page size, instead of walking every resource of the type in id order. Whether a
+ * search is date-ordered depends on the query alone, never on the data, so its cursors stay valid.
+ * `_lastUpdated` polling keeps its own order (sortOf).
+ */
+function dateOrderOf(plan: SearchPlan): DateOrder | undefined {
+  if (sortOf(plan).length > 0 || plan.conditions.some((c) => driverRank(c) >= 90)) {
+    return undefined;
+  }
+  const single = (c: Condition, prefixes: Set<Prefix>): DateValue | undefined => {
+    const [value, ...more] = c.values;
+    return c.kind === 'date' && !c.modifier && !c.chain && more.length === 0 && value?.kind === 'date' && prefixes.has(value.date.prefix)
+      ? value.date
+      : undefined;
+  };
+  for (const lower of plan.conditions) {
+    const lowerValue = single(lower, LOWER_PREFIXES);
+    if (lowerValue) {
+      for (const upper of plan.conditions) {
+        const upperValue = upper !== lower && upper.param === lower.param ? single(upper, UPPER_PREFIXES) : undefined;
+        if (upperValue) {
+          return { param: lower.param, lower, lowerValue, upper, upperValue };
+        }
+      }
+      return { param: lower.param, lower, lowerValue };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A date-ordered page straight from the index: the `search_date` rows of (type, param) that match
+ * the lower bound, in (low, resource_id) order (the `search_date_low_id` index), joined to their
+ * resources, the other conditions probed per row, stopping at the page size. One row per resource:
+ * its first matching value (smallest (low, high), unique per resource since extraction dedupes),
+ * whose low is the sort key.
+ *
+ * The index is ordered by low, but a value reaches into `[ql, …)` by its high: scanning from
+ * `ql − span` (the longest stored value, search_date_span) finds every match. With an upper bound
+ * (`low < qu`) the scan ends at `qu + spread`: a resource may satisfy the upper bound with another,
+ * earlier value than its first one matching the lower bound, but never one more than `spread` earlier.
+ */
+function dateScan(knex: Knex, plan: SearchPlan, order: DateOrder, bounds: DateSpan, backwards: boolean): QB {
+  let { from, to } = scanRange(order, bounds);
+  const key = plan.cursor?.keys[0];
+  if (typeof key === 'string') {
+    // The keyset (low, id) > (key, …) implies low >= key: start the index range there.
+    if (!backwards && (from === undefined || key > from)) {
+      from = key;
+    }
+    if (backwards && (to === undefined || key < to)) {
+      to = key;
+    }
+  }
+  const { resourceType } = plan;
+  return knex
+    .select('r.resource_type', 'r.id', 'r.content', { s0: 'd.low', s1: 'd.resource_id' })
+    .from({ d: INDEX_TABLES.date })
+    .join({ r: 'resource' }, (on) => on.on('r.resource_type', 'd.resource_type').andOn('r.id', 'd.resource_id'))
+    .where('d.resource_type', resourceType)
+    .where('d.param', order.param)
+    .modify((q) => (from === undefined ? q : q.where('d.low', '>=', from)))
+    .modify((q) => (to === undefined ? q : q.where('d.low', '<=', to)))
+    .where((w: QB) => datePredicate(w, order.lowerValue, 'd.low', 'd.high'))
+    .whereNotExists((earlier: QB) =>
+      earlier
+        .select(knex.raw('1'))
+        .from({ o: INDEX_TABLES.date })
+        .where('o.resource_type', resourceType)
+        .whereRaw('o.resource_id = d.resource_id')
+        .where('o.param', order.param)
+        .where((w: QB) => datePredicate(w, order.lowerValue, 'o.low', 'o.high'))
+        .where((w: QB) => w.whereRaw('o.low < d.low').orWhere((x: QB) => x.whereRaw('o.low = d.low').whereRaw('o.high < d.high'))),
+    )
+    .where('r.deleted', false)
+    .modify((q) => {
+      for (const c of plan.conditions) {
+        if (c !== order.lower) {
+          applyCondition(knex, q, resourceType, c, 'r', false);
+        }
+      }
+    });
+}
+
+/**
+ * Where the `low` of a resource's first value matching the lower bound can lie (inclusive; either
+ * end may be open): from the lower bound back by the longest stored value, to the upper bound
+ * forward by the largest distance between two values' starts.
+ */
+function scanRange(order: Pick<DateOrder, 'lowerValue' | 'upperValue'>, { span, spread }: DateSpan): { from?: string; to?: string } {
+  const { prefix, range } = order.lowerValue;
+  const from =
+    prefix === 'ge' ? shift(range.low, -span) : prefix === 'gt' ? shift(range.high, -span) : prefix === 'eq' ? range.low : range.high;
+  const ends: (string | undefined)[] = [];
+  if (prefix === 'eq') {
+    ends.push(range.high);
+  }
+  if (order.upperValue) {
+    const { prefix: upper, range: u } = order.upperValue;
+    ends.push(shift(upper === 'lt' || upper === 'eb' ? u.low : u.high, spread));
+  }
+  const to = ends.filter((e): e is string => e !== undefined).sort()[0];
+  return { from: from === undefined || from <= MIN_DATE ? undefined : from, to };
+}
+
+/** An instant moved by `ms`; undefined when that leaves the range of stored values. */
+function shift(iso: string, ms: number): string | undefined {
+  const t = Date.parse(iso) + ms;
+  return t < Date.parse(MIN_DATE) ? MIN_DATE : t > Date.parse(MAX_DATE) ? undefined : new Date(t).toISOString();
+}
+
+/** The date-order key of the row `alias`: the low of its first value matching the lower bound. */
+function firstMatchingLow(knex: Knex, resourceType: string, order: DateOrder, alias: string): QB {
+  return knex
+    .min('x.low')
+    .from({ x: INDEX_TABLES.date })
+    .where('x.resource_type', resourceType)
+    .whereRaw('x.resource_id = ??', [`${alias}.id`])
+    .where('x.param', order.param)
+    .where((w: QB) => datePredicate(w, order.lowerValue, 'x.low', 'x.high'));
 }
 
 export async function countMatches(knex: Knex, plan: SearchPlan): Promise<number> {
@@ -434,9 +596,6 @@ function sortBindings(key: SortKey): string[] {
 
 /** Rows strictly after (or, backwards, before) the cursor in the sort order: (k1, k2, …, id) compared lexicographically. */
 function applyKeyset(q: QB, sort: SortKey[], cursor: Cursor, backwards: boolean): void {
-  if (cursor.keys.length !== sort.length) {
-    throw badRequest('_cursor does not belong to this search (was _sort changed between pages?)', '_cursor');
-  }
   const build = (w: QB, i: number): void => {
     const column = `s${i}`;
     const ascending = sort[i].descending === backwards;
