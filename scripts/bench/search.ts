@@ -1,12 +1,14 @@
 /**
  * `npm run bench:search` (after `npm run generate -- --resources N` into DATABASE_URL): serves that
- * database and drives the common queries with autocannon at 10 connections, then prints each
- * query's SQL plan (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL) to show the indexes used.
+ * database and drives the common queries with autocannon at 10 connections, then times each query
+ * alone and prints the SQL plan of its statements (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on
+ * PostgreSQL) to show the indexes used.
  */
 import autocannon from 'autocannon';
 import { loadConfig } from '../../src/config';
 import { openDatabase } from '../../src/store/database';
 import { parseSearch } from '../../src/search/parse';
+import type { SearchPlan } from '../../src/search/types';
 import { loadBaseDefinitions } from '../../src/definitions';
 import { startServerProcess } from './server-process';
 
@@ -50,20 +52,39 @@ async function main(): Promise<void> {
   await printPlans(config.databaseUrl, queries);
 }
 
+/**
+ * Each query alone (the store's searchPage, no HTTP: median of 20 sequential runs), then the plan of
+ * every statement it runs: the selectivity probe, the date bounds of a date-ordered search, the page.
+ */
 async function printPlans(url: string, queries: [string, string, Record<string, string | string[]>][]): Promise<void> {
   const db = openDatabase(url);
   const { searchPage } = await import('../../src/store/search-sql');
   for (const [name, type, query] of queries) {
-    const plan = parseSearch(type, query, { strict: true, baseUrl: '' });
-    let sql: { sql: string; bindings: readonly unknown[] } | undefined;
-    db.knex.once('query', (q: { sql: string; bindings: unknown[] }) => (sql = q));
-    await searchPage(db.knex, { ...plan, include: [], revinclude: [] });
-    const explain = db.dialect === 'sqlite' ? 'EXPLAIN QUERY PLAN ' : 'EXPLAIN ';
-    const rows = (await db.knex.raw(explain + sql!.sql, sql!.bindings as never[])) as unknown;
-    const text = db.dialect === 'sqlite'
-      ? (rows as { detail: string }[]).map((r) => `  ${r.detail}`).join('\n')
-      : (rows as { rows: { 'QUERY PLAN': string }[] }).rows.map((r) => `  ${r['QUERY PLAN']}`).join('\n');
-    process.stdout.write(`${name}:\n${text}\n`);
+    const parsed = parseSearch(type, query, { strict: true, baseUrl: '' });
+    // A fresh conditions array each run: the probe's verdict is kept per array (per request).
+    const plan = (): SearchPlan => ({ ...parsed, conditions: [...parsed.conditions], include: [], revinclude: [] });
+    const statements: { sql: string; bindings: unknown[] }[] = [];
+    const listen = (q: { sql: string; bindings: unknown[] }): number => statements.push(q);
+    db.knex.on('query', listen);
+    await searchPage(db.knex, plan());
+    db.knex.off('query', listen);
+    const times: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const started = performance.now();
+      await searchPage(db.knex, plan());
+      times.push(performance.now() - started);
+    }
+    times.sort((a, b) => a - b);
+    process.stdout.write(`${name}: alone ${times[10].toFixed(1)} ms (median of 20)\n`);
+    for (const { sql, bindings } of statements) {
+      const explain = db.dialect === 'sqlite' ? 'EXPLAIN QUERY PLAN ' : 'EXPLAIN ';
+      // knex reports PostgreSQL statements with $n placeholders; knex.raw takes ?.
+      const rows = (await db.knex.raw(explain + sql.replace(/\$\d+/g, '?'), bindings as never[])) as unknown;
+      const text = db.dialect === 'sqlite'
+        ? (rows as { detail: string }[]).map((r) => `    ${r.detail}`).join('\n')
+        : (rows as { rows: { 'QUERY PLAN': string }[] }).rows.map((r) => `    ${r['QUERY PLAN']}`).join('\n');
+      process.stdout.write(`  ${sql.length > 100 ? `${sql.slice(0, 100)}…` : sql}\n${text}\n`);
+    }
   }
   await db.close();
 }
