@@ -103,8 +103,10 @@ async function* typePages(
       }
     }
   }
+  // In id order, whatever order the search would choose by itself: the checkpoint is the last id.
   const plans = filters.map((query) => ({
     ...parseSearch(type, queryRecord(query), { strict: true, baseUrl: selection.baseUrl ?? '' }),
+    sort: [{ param: '_id', kind: 'id' as const, descending: false }],
     count: pageSize,
   }));
   for (let f = fromFilter; f < plans.length; f++) {

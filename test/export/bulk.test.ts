@@ -109,6 +109,16 @@ for (const kind of testDatabaseKinds()) {
       expect(idsOf(byType, 'Patient')).to.have.length(2);
     });
 
+    it('_typeFilter with a date or _lastUpdated bound pages through more matches than one page', async () => {
+      // Such searches order by date on their own; the export pages them in id order regardless.
+      const all = (await server.fhir('/Observation?_summary=count')).body.total as number;
+      expect(all, 'more Observations than FHIR_EXPORT_PAGE_SIZE').to.be.greaterThan(3);
+      for (const filter of ['Observation?date=ge2000-01-01', 'Observation?_lastUpdated=gt2000-01-01']) {
+        const manifest = await finished(await kickoff(server, `/$export?_type=Observation&_typeFilter=${encodeURIComponent(filter)}`));
+        expect(idsOf(await download(manifest), 'Observation'), filter).to.have.length(all);
+      }
+    });
+
     it('Patient/$export exports the patient compartment and what it references, not unrelated resources', async () => {
       const byType = await download(await finished(await kickoff(server, '/Patient/$export')));
       expect(idsOf(byType, 'Patient')).to.deep.equal([...data.patients].sort());
