@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { envInt } from './common/env';
 import { loadExportConfig, type ExportConfig } from './export/config';
@@ -36,6 +37,8 @@ export interface Config {
   queueTimeoutMs: number;
   /** On SIGTERM: how long requests in flight may take before their connections are closed. */
   shutdownGraceMs: number;
+  /** Worker threads that run the write gate (`FHIR_VALIDATION_WORKERS`; 0 = on the main thread). */
+  validationWorkers: number;
 }
 
 export interface SubscriptionDeliveryConfig {
@@ -70,6 +73,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxQueuedRequests: envInt(env.FHIR_MAX_QUEUE, 512, 'FHIR_MAX_QUEUE'),
     queueTimeoutMs: Math.max(1, envInt(env.FHIR_QUEUE_TIMEOUT_MS, 10_000, 'FHIR_QUEUE_TIMEOUT_MS')),
     shutdownGraceMs: envInt(env.FHIR_SHUTDOWN_GRACE_MS, 25_000, 'FHIR_SHUTDOWN_GRACE_MS'),
+    // One core is the main thread's (HTTP and every SQLite statement); validation gets the others.
+    validationWorkers: envInt(env.FHIR_VALIDATION_WORKERS, Math.min(4, Math.max(1, os.availableParallelism() - 1)), 'FHIR_VALIDATION_WORKERS'),
     subscriptions: {
       maxAttempts: Math.max(1, envInt(env.FHIR_SUBSCRIPTION_MAX_ATTEMPTS, 5, 'FHIR_SUBSCRIPTION_MAX_ATTEMPTS')),
       backoffBaseMs: envInt(env.FHIR_SUBSCRIPTION_BACKOFF_BASE_MS, 1000, 'FHIR_SUBSCRIPTION_BACKOFF_BASE_MS'),

@@ -16,6 +16,7 @@ import { migrateToLatest } from './store/migrations';
 import { Subscriptions } from './subscriptions';
 import type { WriteHook } from './store/types';
 import { warmUpStructureValidators } from './validation/schema';
+import { ValidationPool } from './validation/worker-pool';
 
 // Compiled to dist/src/core.js: the package manifest is two levels up.
 const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
@@ -61,13 +62,22 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     security: config.auth === 'none' ? undefined : smartCapabilitySecurity(config.corsOrigins.length > 0),
   });
   const exports = new ExportService(new ExportJobStore(db.knex, db.dialect), config.exports, config.auth !== 'none');
-  const context: FhirContext = { repo: subscriptions.wrap(trail.wrap(repo)), guard: trail.guard, rules: domainRules, exports };
+  const validation = config.validationWorkers > 0 ? new ValidationPool(config.validationWorkers) : undefined;
+  await validation?.ready();
+  const context: FhirContext = {
+    repo: subscriptions.wrap(trail.wrap(repo)),
+    guard: trail.guard,
+    rules: domainRules,
+    exports,
+    validate: validation?.validate,
+  };
   subscriptions.start();
   const close = async (): Promise<void> => {
     // The delivery worker first: it uses the database until its last lease is released.
     await subscriptions.stop();
     // The export runner hands its job back to the queue after the current page (resumed on next start).
     await exports.runner?.stop();
+    await validation?.close();
     await db.close();
   };
   return { db, router, trail, context, exports, close };

@@ -2,6 +2,8 @@ import type { Readable } from 'node:stream';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { Repository, RequiredReference, StoredVersion } from '../store/types';
 import type { ExportService } from '../export/service';
+import type { ValidatedResource } from '../validation/pipeline';
+import type { Validator } from '../validation/validator';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -27,6 +29,11 @@ export interface FhirRequest {
   remoteAddress?: string;
   /** Create only: the id the server chose beforehand (transaction bundles, to rewrite `urn:uuid:` references). */
   assignedId?: string;
+  /**
+   * Create and update only: the body already sent through the write gate (transaction bundles submit
+   * every entry at once, so validation on the worker threads overlaps the writes of earlier entries).
+   */
+  validated?: Promise<ValidatedResource>;
 }
 
 /** An authenticated client and what it was granted (src/auth). */
@@ -68,6 +75,8 @@ export interface FhirContext {
   guard?: InteractionGuard;
   /** Bulk Data export jobs (src/export); absent in cores that serve no exports. */
   exports?: ExportService;
+  /** The write gate (src/validation): on worker threads in the server; in process when absent. */
+  validate?: Validator;
 }
 
 /**

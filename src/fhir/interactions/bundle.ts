@@ -1,6 +1,7 @@
 import type { Bundle, BundleEntry, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { badRequest, FhirError, outcome, toFhirError } from '../../common/errors';
 import { yieldToEventLoop } from '../../common/yield';
+import { withoutId } from '../../validation/validator';
 import type { Repository, RequiredReference } from '../../store/types';
 import { findConditionalMatch, parseCriteria } from '../conditional';
 import type { FhirRouter } from '../router';
@@ -39,6 +40,7 @@ export function bundleHandler(router: FhirRouter): FhirHandler {
       const deferred: RequiredReference[] = [];
       const txCtx: FhirContext = { ...ctx, repo, deferredReferences: deferred };
       await resolveIdentities(repo, planned);
+      prevalidate(planned, ctx);
       const responses = new Map<number, FhirResponse>();
       for (const p of [...planned].sort((a, b) => ORDER[a.req.method] - ORDER[b.req.method] || a.index - b.index)) {
         await yieldToEventLoop();
@@ -57,6 +59,36 @@ export function bundleHandler(router: FhirRouter): FhirHandler {
       return responseBundle('transaction-response', planned.map((p) => toEntry(responses.get(p.index)!, p, representation)));
     });
   };
+}
+
+const CREATE_PATH = /^([A-Z][A-Za-z]+)$/;
+const UPDATE_PATH = /^([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64}$/;
+
+/**
+ * Sends the body of every plain create and update through the write gate at once (on the worker
+ * threads), before the entries are written one by one: validating entry i + 1 then overlaps writing
+ * entry i. Each entry's handler awaits its own result, so errors are still reported for the first
+ * failing entry in processing order. Runs after `urn:uuid:` references were rewritten.
+ */
+function prevalidate(planned: PlannedEntry[], ctx: FhirContext): void {
+  const gate = ctx.validate;
+  if (!gate) {
+    return;
+  }
+  for (const p of planned) {
+    const { req } = p;
+    const hasQuery = Object.keys(req.query).length > 0;
+    const create = req.method === 'POST' ? CREATE_PATH.exec(req.path) : null;
+    const update = req.method === 'PUT' && !hasQuery ? UPDATE_PATH.exec(req.path) : null;
+    const type = (create ?? update)?.[1];
+    if (p.existing || !type) {
+      continue;
+    }
+    req.validated = gate(create ? withoutId(req.body) : req.body, type);
+    // Awaited by the entry's handler; an entry never reached (an earlier one failed) must not be
+    // reported as an unhandled rejection.
+    req.validated.catch(() => undefined);
+  }
 }
 
 async function batch(

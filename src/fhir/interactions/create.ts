@@ -1,5 +1,5 @@
 import { issue, outcome } from '../../common/errors';
-import { validateForWrite } from '../../validation/pipeline';
+import { validateInProcess, withoutId } from '../../validation/validator';
 import { findConditionalMatch } from '../conditional';
 import type { FhirContext, FhirRequest, FhirResponse } from '../types';
 import { storeCreate } from '../write-path';
@@ -11,7 +11,7 @@ import { storeCreate } from '../write-path';
  */
 export async function create(req: FhirRequest, ctx: FhirContext): Promise<FhirResponse> {
   const { type } = req.params;
-  const valid = validateForWrite(withoutId(req.body), type);
+  const valid = await (req.validated ?? (ctx.validate ?? validateInProcess)(withoutId(req.body), type));
   const ifNoneExist = req.headers['if-none-exist'];
   return ctx.repo.transaction(async (repo) => {
     if (ifNoneExist) {
@@ -32,12 +32,4 @@ export async function create(req: FhirRequest, ctx: FhirContext): Promise<FhirRe
       ),
     };
   });
-}
-
-function withoutId(body: unknown): unknown {
-  if (body !== null && typeof body === 'object' && !Array.isArray(body) && 'id' in body) {
-    const { id: _ignored, ...rest } = body as Record<string, unknown>;
-    return rest;
-  }
-  return body;
 }

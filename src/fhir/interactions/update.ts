@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { badRequest, issue, outcome } from '../../common/errors';
-import { validateForWrite } from '../../validation/pipeline';
+import { validateInProcess } from '../../validation/validator';
 import { findConditionalMatch } from '../conditional';
 import { parseIfMatch } from '../preconditions';
 import type { FhirContext, FhirRequest, FhirResponse } from '../types';
@@ -21,7 +21,7 @@ export async function update(req: FhirRequest, ctx: FhirContext): Promise<FhirRe
     throw badRequest(`The body's id '${String(bodyId)}' does not match the URL's id '${id}'`, `${type}.id`);
   }
   const ifMatch = parseIfMatch(req.headers['if-match']);
-  const valid = validateForWrite(req.body, type);
+  const valid = await (req.validated ?? (ctx.validate ?? validateInProcess)(req.body, type));
   return ctx.repo.transaction(async (repo) => {
     const result = await storeUpdate(ctx, repo, valid, ifMatch);
     const { version } = result;
@@ -58,7 +58,7 @@ export async function conditionalUpdate(req: FhirRequest, ctx: FhirContext): Pro
       return update({ ...req, params: { type, id: bodyId } }, { ...ctx, repo });
     }
     const body = { ...(req.body as Resource), ...(match ? { id: match.id } : {}) };
-    const valid = validateForWrite(body, type);
+    const valid = await (ctx.validate ?? validateInProcess)(body, type);
     if (!match) {
       const version = await storeCreate(ctx, repo, valid);
       const text = `Created ${type}/${version.id}: nothing matched the criteria`;

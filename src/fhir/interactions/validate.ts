@@ -2,7 +2,7 @@ import type { OperationOutcomeIssue, Parameters, Resource } from '@medplum/fhirt
 import { FhirError, badRequest, issue, outcome } from '../../common/errors';
 import { checkLinkedRules } from '../../profiles/linked-rules';
 import { profileRegistry } from '../../profiles/registry';
-import { validateForWrite } from '../../validation/pipeline';
+import { validateInProcess, withoutId } from '../../validation/validator';
 import type { FhirContext, FhirRequest, FhirResponse } from '../types';
 
 const MODES = new Set(['create', 'update', 'delete', 'profile']);
@@ -33,7 +33,8 @@ export async function validateOperation(req: FhirRequest, ctx: FhirContext): Pro
     return respond([issue('invalid', `The resource's id '${String(body?.id)}' must equal the id in the URL '${id}' for an update`, `${type}.id`)]);
   }
   try {
-    const valid = validateForWrite(input.mode === 'create' ? withoutId(input.resource) : input.resource, type, { profile: input.profile });
+    const gate = ctx.validate ?? validateInProcess;
+    const valid = await gate(input.mode === 'create' ? withoutId(input.resource) : input.resource, type, { profile: input.profile });
     const problems: OperationOutcomeIssue[] = [];
     for (const ref of valid.references) {
       const target = await ctx.repo.read(ref.resourceType, ref.id);
@@ -92,10 +93,3 @@ function readInput(req: FhirRequest): ValidateInput {
   return input;
 }
 
-function withoutId(body: unknown): unknown {
-  if (body !== null && typeof body === 'object' && !Array.isArray(body) && 'id' in body) {
-    const { id: _ignored, ...rest } = body as Record<string, unknown>;
-    return rest;
-  }
-  return body;
-}
