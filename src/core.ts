@@ -44,7 +44,11 @@ export interface CoreOptions {
 /** Loads definitions, opens and migrates the database, and wires repository and router. */
 export async function openCore(config: Config, options: CoreOptions = {}): Promise<Core> {
   loadBaseDefinitions();
-  warmUpStructureValidators(SUPPORTED_RESOURCE_TYPES);
+  if (config.validationWorkers === 0) {
+    // Validation runs here: compile every type's schema now. With workers, each worker does this
+    // at its start, and this thread compiles only what its rare in-process validations need.
+    warmUpStructureValidators(SUPPORTED_RESOURCE_TYPES);
+  }
   const db = openDatabase(config.databaseUrl, { pgSchema: options.pgSchema });
   await migrateToLatest(db.knex);
   const hooks: WriteHook[] = [searchIndexHook];

@@ -66,8 +66,10 @@ export class ValidationPool {
       failStart = reject;
     });
     const slot: Slot = { worker, pending, ready };
+    let started = false;
     worker.on('message', (reply: ValidationReply | { ready: true }) => {
       if ('ready' in reply) {
+        started = true;
         markReady();
         return;
       }
@@ -90,8 +92,10 @@ export class ValidationPool {
         waiting.reject(err instanceof Error ? err : new Error(String(err)));
       }
       pending.clear();
+      // Replaced only if it had started: one that cannot load its definitions would fail again
+      // (start-up reports it through ready()).
       const index = this.slots.indexOf(slot);
-      if (!this.closing && index >= 0) {
+      if (started && !this.closing && index >= 0) {
         this.slots[index] = this.spawn();
       }
     };
