@@ -46,7 +46,7 @@ export async function storeUpdate(
     previous: previous && !previous.deleted ? parse(previous) : undefined,
   };
   await ctx.rules?.before(repo, change);
-  const result = await repo.update(resource, { ifMatch, references: references(ctx, valid) });
+  const result = await repo.update(resource, { ifMatch, references: references(ctx, valid), current: previous ?? null });
   if (result.changed) {
     await checkLinkedProfileRules(repo, resource);
     await followUp(ctx, repo, { ...change, resource: parse(result.version) }, depth);
@@ -74,7 +74,7 @@ export async function storeDelete(
   if (!previous.deleted) {
     await ctx.rules?.before(repo, change);
   }
-  const deletion = (await repo.delete(resourceType, id, { ifMatch }))!;
+  const deletion = (await repo.delete(resourceType, id, { ifMatch, current: previous }))!;
   if (!previous.deleted) {
     await followUp(ctx, repo, change, 0);
   }

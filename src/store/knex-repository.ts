@@ -129,7 +129,7 @@ export class KnexRepository implements Repository {
 
   update(resource: Resource & { id: string }, options: WriteOptions = {}): Promise<UpdateResult> {
     return this.write(async (tx) => {
-      const previous = await this.readForWrite(tx, resource.resourceType, resource.id, options.ifMatch);
+      const previous = await this.currentForWrite(tx, resource.resourceType, resource.id, options);
       if (previous && !previous.deleted && sameContent(previous.json, resource)) {
         // A no-op update makes no new version (as HAPI does): retries and re-seeding stay idempotent.
         return { version: previous, created: false, changed: false };
@@ -149,7 +149,7 @@ export class KnexRepository implements Repository {
 
   delete(resourceType: string, id: string, options: WriteOptions = {}): Promise<StoredVersion | undefined> {
     return this.write(async (tx) => {
-      const previous = await this.readForWrite(tx, resourceType, id, options.ifMatch);
+      const previous = await this.currentForWrite(tx, resourceType, id, options);
       if (!previous || previous.deleted) {
         return previous;
       }
@@ -265,13 +265,22 @@ export class KnexRepository implements Repository {
       })
       .first();
     const previous = row ? fromRow(row, row.deleted ? 'DELETE' : 'PUT') : undefined;
-    if (ifMatch !== undefined && previous?.versionId !== ifMatch) {
-      throw preconditionFailed(
-        previous
-          ? `Version conflict: ${resourceType}/${id} is at version ${previous.versionId}, not ${ifMatch} (If-Match)`
-          : `${resourceType}/${id} does not exist, so If-Match version ${ifMatch} cannot match`,
-      );
+    checkIfMatch(resourceType, id, previous, ifMatch);
+    return previous;
+  }
+
+  /** The version a write replaces: as the caller already read (and locked) it, or read now. */
+  private async currentForWrite(
+    tx: Knex.Transaction,
+    resourceType: string,
+    id: string,
+    options: WriteOptions,
+  ): Promise<StoredVersion | undefined> {
+    if (options.current === undefined) {
+      return this.readForWrite(tx, resourceType, id, options.ifMatch);
     }
+    const previous = options.current ?? undefined;
+    checkIfMatch(resourceType, id, previous, options.ifMatch);
     return previous;
   }
 
@@ -393,4 +402,15 @@ function fromRow(row: ResourceRow, method: WriteMethod): StoredVersion {
     method,
     json: row.content ?? undefined,
   };
+}
+
+/** `If-Match: W/"n"` against the version a write replaces: a mismatch is a 412. */
+function checkIfMatch(resourceType: string, id: string, previous: StoredVersion | undefined, ifMatch: string | undefined): void {
+  if (ifMatch !== undefined && previous?.versionId !== ifMatch) {
+    throw preconditionFailed(
+      previous
+        ? `Version conflict: ${resourceType}/${id} is at version ${previous.versionId}, not ${ifMatch} (If-Match)`
+        : `${resourceType}/${id} does not exist, so If-Match version ${ifMatch} cannot match`,
+    );
+  }
 }

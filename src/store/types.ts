@@ -36,6 +36,11 @@ export interface WriteOptions {
   ifMatch?: string;
   /** Checked inside the write's own transaction, so a concurrent delete cannot slip between. */
   references?: RequiredReference[];
+  /**
+   * Update and delete: the current version as `readForUpdate` returned it earlier in this same
+   * transaction (`null`: there is none), so the write does not read it a second time.
+   */
+  current?: StoredVersion | null;
 }
 
 /** What a committed write changed: handed to in-transaction hooks (index rows, audit, outbox). */
