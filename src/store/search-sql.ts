@@ -37,7 +37,8 @@ export async function searchPage(knex: Knex, plan: SearchPlan): Promise<SearchPa
   }
   const driver = await chooseDriver(knex, plan.resourceType, plan.conditions);
   let inner: QB;
-  if (order && (driver < 0 || plan.conditions[driver] === order.lower || plan.conditions[driver] === order.upper)) {
+  const scansDates = order !== undefined && (driver < 0 || plan.conditions[driver] === order.lower || plan.conditions[driver] === order.upper);
+  if (order && scansDates) {
     inner = dateScan(knex, plan, order, await readDateSpan(knex, plan.resourceType, order.param), backwards);
   } else {
     inner = knex
@@ -61,7 +62,7 @@ export async function searchPage(knex: Knex, plan: SearchPlan): Promise<SearchPa
   sort.forEach((key, i) => outer.orderBy(`s${i}`, key.descending !== backwards ? 'desc' : 'asc'));
   outer.limit(plan.count + 1);
 
-  const rows = (await outer) as Record<string, unknown>[];
+  const rows = (scansDates ? await inIndexOrder(knex, outer) : await outer) as Record<string, unknown>[];
   const hasMore = rows.length > plan.count;
   const pageRows = rows.slice(0, plan.count);
   if (backwards) {
@@ -193,6 +194,32 @@ function dateScan(knex: Knex, plan: SearchPlan, order: DateOrder, bounds: DateSp
         }
       }
     });
+}
+
+/**
+ * Runs a date scan so that PostgreSQL walks the index in order and stops at the page size. Its
+ * planner misjudges how many rows the per-row probes keep (they are correlated with the date), and
+ * then prefers reading the whole window and sorting it: 42 ms instead of 2 ms at 1 M resources. The
+ * index delivers the requested order, so sorting is switched off for this one statement. SQLite
+ * chooses the index order by itself.
+ */
+async function inIndexOrder(knex: Knex, query: QB): Promise<unknown> {
+  if ((knex.client as { dialect?: string }).dialect !== 'postgresql') {
+    return query;
+  }
+  if ((knex as Knex.Transaction).isTransaction) {
+    // Inside the caller's transaction: SET LOCAL would outlive this statement, so it is undone.
+    await knex.raw('set local enable_sort = off');
+    try {
+      return await query;
+    } finally {
+      await knex.raw('set local enable_sort = on');
+    }
+  }
+  return knex.transaction(async (trx) => {
+    await trx.raw('set local enable_sort = off');
+    return query.transacting(trx);
+  });
 }
 
 /**
