@@ -76,10 +76,30 @@ async function printPlans(url: string, queries: [string, string, Record<string, 
     }
     times.sort((a, b) => a - b);
     process.stdout.write(`${name}: alone ${times[10].toFixed(1)} ms (median of 20)\n`);
+    // PostgreSQL: a statement may run with a plan type switched off (SET LOCAL in its transaction).
+    let setting: string | undefined;
     for (const { sql, bindings } of statements) {
+      if (/^set local .* = off$/i.test(sql)) {
+        setting = sql;
+        continue;
+      }
+      if (!/^\s*(select|with)\b/i.test(sql)) {
+        continue; // BEGIN, COMMIT, SET … = on
+      }
       const explain = db.dialect === 'sqlite' ? 'EXPLAIN QUERY PLAN ' : 'EXPLAIN ';
       // knex reports PostgreSQL statements with $n placeholders; knex.raw takes ?.
-      const rows = (await db.knex.raw(explain + sql.replace(/\$\d+/g, '?'), bindings as never[])) as unknown;
+      const statement = explain + sql.replace(/\$\d+/g, '?');
+      const before = setting;
+      setting = undefined;
+      const rows = (before
+        ? await db.knex.transaction(async (trx) => {
+            await trx.raw(before);
+            return trx.raw(statement, bindings as never[]);
+          })
+        : await db.knex.raw(statement, bindings as never[])) as unknown;
+      if (before) {
+        process.stdout.write(`  (${before})\n`);
+      }
       const text = db.dialect === 'sqlite'
         ? (rows as { detail: string }[]).map((r) => `    ${r.detail}`).join('\n')
         : (rows as { rows: { 'QUERY PLAN': string }[] }).rows.map((r) => `    ${r['QUERY PLAN']}`).join('\n');

@@ -62,7 +62,7 @@ export async function searchPage(knex: Knex, plan: SearchPlan): Promise<SearchPa
   sort.forEach((key, i) => outer.orderBy(`s${i}`, key.descending !== backwards ? 'desc' : 'asc'));
   outer.limit(plan.count + 1);
 
-  const rows = (scansDates ? await inIndexOrder(knex, outer) : await outer) as Record<string, unknown>[];
+  const rows = (scansDates ? await withPlanner(knex, 'enable_sort', outer) : await outer) as Record<string, unknown>[];
   const hasMore = rows.length > plan.count;
   const pageRows = rows.slice(0, plan.count);
   if (backwards) {
@@ -197,27 +197,27 @@ function dateScan(knex: Knex, plan: SearchPlan, order: DateOrder, bounds: DateSp
 }
 
 /**
- * Runs a date scan so that PostgreSQL walks the index in order and stops at the page size. Its
- * planner misjudges how many rows the per-row probes keep (they are correlated with the date), and
- * then prefers reading the whole window and sorting it: 42 ms instead of 2 ms at 1 M resources. The
- * index delivers the requested order, so sorting is switched off for this one statement. SQLite
- * chooses the index order by itself.
+ * Runs one statement with a PostgreSQL plan type switched off, for statements that must walk an index
+ * and stop early: PostgreSQL's planner misjudges how many rows they keep (the date scan's per-row
+ * probes are correlated with the date) and prefers reading everything that matches first — a date
+ * scan 42 ms instead of 2 ms at 1 M resources with `enable_sort`, the driver probe 15 ms instead of
+ * 0.3 ms with `enable_bitmapscan`. SQLite picks the index walk by itself.
  */
-async function inIndexOrder(knex: Knex, query: QB): Promise<unknown> {
+async function withPlanner(knex: Knex, setting: 'enable_sort' | 'enable_bitmapscan', query: QB): Promise<unknown> {
   if ((knex.client as { dialect?: string }).dialect !== 'postgresql') {
     return query;
   }
   if ((knex as Knex.Transaction).isTransaction) {
     // Inside the caller's transaction: SET LOCAL would outlive this statement, so it is undone.
-    await knex.raw('set local enable_sort = off');
+    await knex.raw(`set local ${setting} = off`);
     try {
       return await query;
     } finally {
-      await knex.raw('set local enable_sort = on');
+      await knex.raw(`set local ${setting} = on`);
     }
   }
   return knex.transaction(async (trx) => {
-    await trx.raw('set local enable_sort = off');
+    await trx.raw(`set local ${setting} = off`);
     return query.transacting(trx);
   });
 }
@@ -356,7 +356,10 @@ async function probeDriver(knex: Knex, resourceType: string, conditions: Conditi
     .where({ resource_type: resourceType, param: best.c.param })
     .modify((sub) => valuesOf(sub, best.c))
     .limit(DRIVER_LIMIT);
-  const [{ n }] = (await knex.from(probe.as('p')).count({ n: '*' })) as { n: number | string }[];
+  // PostgreSQL would build a bitmap of every match before stopping at the limit (15 ms for a common
+  // code at 1 M resources); walking the index stops after DRIVER_LIMIT entries (0.3 ms).
+  const counted = withPlanner(knex, 'enable_bitmapscan', knex.from(probe.as('p')).count({ n: '*' }));
+  const [{ n }] = (await counted) as { n: number | string }[];
   return Number(n) < DRIVER_LIMIT ? best.i : -1;
 }
 
