@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import { issue, outcome, FhirError, preconditionFailed } from '../common/errors';
 import { newId } from '../common/ids';
 import type { SearchPage, SearchPlan } from '../search/types';
-import { readerFor, type Dialect } from './database';
+import { lookupReaderFor, readerFor, type Dialect } from './database';
 import { pageNewestFirst } from './seq-paging';
 import { scanCount, scanPage } from './export-sql';
 import { countMatches, referencedTargets, referencingSources, searchPage } from './search-sql';
@@ -103,7 +103,7 @@ export class KnexRepository implements Repository {
   }
 
   async read(resourceType: string, id: string): Promise<StoredVersion | undefined> {
-    const row = await (this.tx ?? readerFor(this.knex))<ResourceRow>('resource')
+    const row = await (this.tx ?? lookupReaderFor(this.knex))<ResourceRow>('resource')
       .where({ resource_type: resourceType, id })
       .first();
     return row ? fromRow(row, row.deleted ? 'DELETE' : 'PUT') : undefined;
@@ -121,7 +121,7 @@ export class KnexRepository implements Repository {
     if (!Number.isSafeInteger(version) || version < 1) {
       return undefined;
     }
-    const row = await (this.tx ?? readerFor(this.knex))<HistoryRow>('resource_history')
+    const row = await (this.tx ?? lookupReaderFor(this.knex))<HistoryRow>('resource_history')
       .where({ resource_type: resourceType, id, version_id: version })
       .first();
     return row ? fromRow(row, row.method) : undefined;
@@ -218,7 +218,7 @@ export class KnexRepository implements Repository {
     for (const [resourceType, ids] of byType) {
       const list = [...ids];
       for (let i = 0; i < list.length; i += 500) {
-        const rows: ResourceRow[] = await (this.tx ?? readerFor(this.knex))<ResourceRow>('resource')
+        const rows: ResourceRow[] = await (this.tx ?? lookupReaderFor(this.knex))<ResourceRow>('resource')
           .where({ resource_type: resourceType, deleted: false })
           .whereIn('id', list.slice(i, i + 500));
         out.push(...rows.map((row) => fromRow(row, 'PUT')));
