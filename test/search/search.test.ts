@@ -165,7 +165,12 @@ for (const kind of testDatabaseKinds()) {
         expect(accurate.body.entry).to.have.length(1);
         const count = await server.fhir('/Observation?code=http://loinc.org|72514-3,http://loinc.org|61008-9&_summary=count');
         expect(count.body.total).to.equal(3);
-        expect(count.body.entry).to.deep.equal([]);
+        expect(count.body).to.not.have.property('entry'); // FHIR JSON has no empty arrays
+        const none = await server.fhir('/Observation?code=http://loinc.org|no-such-code');
+        expect(none.body.total).to.equal(0);
+        expect(none.body).to.not.have.property('entry');
+        const history = await server.fhir('/Observation/no-such-id/_history');
+        expect(history.status === 404 || !('entry' in history.body), 'no empty entry array in history').to.equal(true);
       });
 
       it('trims resources with _elements and _summary, marking them SUBSETTED', async () => {

@@ -88,7 +88,7 @@ export const everything: FhirHandler = async (req, ctx) => {
   if (more) {
     links.push({ relation: 'next', url: link(encodeCursor(section, afterId)) });
   }
-  const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', link: links, entry };
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', link: links, entry: entry.length > 0 ? entry : undefined };
   return { status: 200, body: bundle };
 };
 

@@ -33,7 +33,8 @@ export async function history(req: FhirRequest, ctx: FhirContext): Promise<FhirR
     type: 'history',
     total: page.total,
     link,
-    entry: page.versions.map((v) => toEntry(v, req.baseUrl)),
+    // FHIR JSON has no empty arrays (json.html).
+    entry: page.versions.length > 0 ? page.versions.map((v) => toEntry(v, req.baseUrl)) : undefined,
   };
   return { status: 200, body: bundle };
 }

@@ -50,7 +50,8 @@ export async function search(req: FhirRequest, ctx: FhirContext): Promise<FhirRe
     type: 'searchset',
     total,
     link: pagingLinks(req, plan, page),
-    entry,
+    // FHIR JSON has no empty arrays (json.html): no matches, no `entry`.
+    entry: entry.length > 0 ? entry : undefined,
   };
   return { status: 200, body: bundle };
 }
