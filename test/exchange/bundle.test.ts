@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 import { testDatabaseKinds } from '../support/databases';
 import { blockOrder, patient, practitioner } from '../support/fixtures';
+import { withOverrides } from '../../src/store/repository-proxy';
 import { startTestServer, type TestServer } from '../support/server';
 
 const MRN = 'http://sympathetic-block-fhir.org/fhir/sid/test-mrn';
@@ -70,6 +71,45 @@ for (const kind of testDatabaseKinds()) {
       expect(await versions()).to.equal(before);
       const orders = await server.fhir(`/ServiceRequest?identifier=${PLACER}|PO-T2&_total=accurate`);
       expect(orders.body.total).to.equal(1);
+    });
+
+    it('a retried transaction (a lost race re-runs the unit) starts from the Bundle as sent', async () => {
+      await server.fhir('', { method: 'POST', body: ehrPush('MRN-T9', 'PO-T9') });
+      // Every transaction is run twice, the first attempt rolled back: as the runner re-runs a unit
+      // that lost a race (a unique-key collision, a deadlock, SQLite busy).
+      const ctx = server.core.context;
+      const original = ctx.repo;
+      class Retry extends Error {}
+      ctx.repo = withOverrides(original, {
+        transaction: async (work) => {
+          await original.transaction(async (repo) => {
+            await work(repo);
+            throw new Retry();
+          }).catch((err: unknown) => {
+            if (!(err instanceof Retry)) {
+              throw err;
+            }
+          });
+          return original.transaction(work);
+        },
+      });
+      try {
+        // An existing patient (matched) and a new one (created) with its order, on the retried run.
+        const res = await server.fhir('', { method: 'POST', body: ehrPush('MRN-T9', 'PO-T9b') });
+        expect(res.status, res.text).to.equal(200);
+        expect(res.body.entry.map((e: BundleEntry) => e.response!.status)).to.deep.equal(['201 Created', '200 OK', '200 OK']);
+        const fresh = await server.fhir('', { method: 'POST', body: ehrPush('MRN-T9new', 'PO-T9c') });
+        expect(fresh.status, fresh.text).to.equal(200);
+        expect(fresh.body.entry.map((e: BundleEntry) => e.response!.status)).to.deep.equal(['201 Created', '201 Created', '200 OK']);
+      } finally {
+        ctx.repo = original;
+      }
+      for (const [mrn, placer] of [['MRN-T9', 'PO-T9b'], ['MRN-T9new', 'PO-T9c']]) {
+        const patients = await server.fhir(`/Patient?identifier=${MRN}|${mrn}&_total=accurate`);
+        expect(patients.body.total, `one patient ${mrn}`).to.equal(1);
+        const order = await server.fhir(`/ServiceRequest?identifier=${PLACER}|${placer}`);
+        expect(order.body.entry[0].resource.subject.reference).to.equal(`Patient/${patients.body.entry[0].resource.id}`);
+      }
     });
 
     it('is atomic: one bad entry rolls everything back and is named with its element', async () => {

@@ -31,12 +31,17 @@ interface PlannedEntry {
 export function bundleHandler(router: FhirRouter): FhirHandler {
   return async (req, ctx) => {
     const bundle = checkBundle(req.body);
-    const planned: PlannedEntry[] = (bundle.entry ?? []).map((entry, index) => ({ index, entry, req: entryRequest(entry, index, req) }));
+    const plan = (): PlannedEntry[] => (bundle.entry ?? []).map((entry, index) => ({ index, entry, req: entryRequest(entry, index, req) }));
     const representation = /(?:^|[,;\s])return=representation\b/.test(req.headers.prefer ?? '');
     if (bundle.type === 'batch') {
-      return batch(router, ctx, planned, representation);
+      return batch(router, ctx, plan(), representation);
     }
+    plan(); // a malformed entry is a 400 before any transaction
     return ctx.repo.transaction(async (repo) => {
+      // Planned afresh on every attempt: a unit that lost a race is run again, and resolving
+      // identities changes the entries (conditional criteria consumed, ids assigned, references
+      // rewritten); a second attempt on those would skip If-None-Exist and leave references dangling.
+      const planned = plan();
       const deferred: RequiredReference[] = [];
       const txCtx: FhirContext = { ...ctx, repo, deferredReferences: deferred };
       await resolveIdentities(repo, planned);
