@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { FhirError } from '../common/errors';
 import type { ValidatedResource } from './pipeline';
 import type { ValidationReply, ValidationRequest } from './validation-worker';
-import type { Validator } from './validator';
+import { validateInProcess, type Validator } from './validator';
 
 interface Pending {
   resolve(value: ValidatedResource): void;
@@ -14,14 +14,20 @@ interface Slot {
   worker: Worker;
   pending: Map<number, Pending>;
   ready: Promise<void>;
+  /** Loaded and not dead: only live slots get requests. */
+  live: boolean;
 }
+
+/** Wait before replacing a worker that died, so a worker that cannot start does not spin. */
+const RESPAWN_DELAY_MS = 1000;
 
 /**
  * The write gate on worker threads. Validation is the largest piece of CPU work per write that needs
  * no database (0.2–0.5 ms per block resource, mostly @medplum/core's base validation), and the main
  * thread is the one that runs every SQLite statement: moving validation to the other core lets it
- * serve more writes. Each worker loads the definitions once (~150 MB); requests go to the worker
- * with the fewest in flight. A worker that dies fails its requests (500) and is replaced.
+ * serve more writes. Each worker loads the definitions once (~130 MB); requests go to the live
+ * worker with the fewest in flight. A worker that dies fails its requests (500) and is replaced
+ * after a pause; while no worker is live, validation runs on the calling thread.
  */
 export class ValidationPool {
   private readonly slots: Slot[] = [];
@@ -40,7 +46,11 @@ export class ValidationPool {
   }
 
   readonly validate: Validator = (body, expectedType, options) => {
-    const slot = this.slots.reduce((best, s) => (s.pending.size < best.pending.size ? s : best));
+    const live = this.slots.filter((s) => s.live);
+    if (this.closing || live.length === 0) {
+      return validateInProcess(body, expectedType, options);
+    }
+    const slot = live.reduce((best, s) => (s.pending.size < best.pending.size ? s : best));
     const seq = ++this.seq;
     return new Promise<ValidatedResource>((resolve, reject) => {
       slot.pending.set(seq, { resolve, reject });
@@ -52,29 +62,30 @@ export class ValidationPool {
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    for (const slot of this.slots) {
+      failPending(slot, new Error('The server is shutting down'));
+    }
   }
 
   private spawn(): Slot {
     const worker = new Worker(path.join(__dirname, 'validation-worker.js'));
     // A pool someone forgot to close must not keep the process alive.
     worker.unref();
-    const pending = new Map<number, Pending>();
     let markReady!: () => void;
     let failStart!: (err: unknown) => void;
     const ready = new Promise<void>((resolve, reject) => {
       markReady = resolve;
       failStart = reject;
     });
-    const slot: Slot = { worker, pending, ready };
-    let started = false;
+    const slot: Slot = { worker, pending: new Map(), ready, live: false };
     worker.on('message', (reply: ValidationReply | { ready: true }) => {
       if ('ready' in reply) {
-        started = true;
+        slot.live = true;
         markReady();
         return;
       }
-      const waiting = pending.get(reply.seq);
-      pending.delete(reply.seq);
+      const waiting = slot.pending.get(reply.seq);
+      slot.pending.delete(reply.seq);
       if (!waiting) {
         return;
       }
@@ -86,17 +97,20 @@ export class ValidationPool {
         waiting.reject(new Error(`Validation failed unexpectedly: ${reply.crashed}`));
       }
     });
+    let dead = false;
     const fail = (err: unknown): void => {
-      failStart(err);
-      for (const waiting of pending.values()) {
-        waiting.reject(err instanceof Error ? err : new Error(String(err)));
+      if (dead) {
+        return;
       }
-      pending.clear();
-      // Replaced only if it had started: one that cannot load its definitions would fail again
-      // (start-up reports it through ready()).
-      const index = this.slots.indexOf(slot);
-      if (started && !this.closing && index >= 0) {
-        this.slots[index] = this.spawn();
+      dead = true;
+      const wasLive = slot.live;
+      slot.live = false;
+      failStart(err);
+      failPending(slot, err);
+      // A worker that had started is replaced (after a pause); one that could not start is not:
+      // at start-up, ready() reports it; later, the slot stays dead and validation runs here.
+      if (wasLive && !this.closing) {
+        setTimeout(() => this.replace(slot), RESPAWN_DELAY_MS).unref();
       }
     };
     worker.on('error', fail);
@@ -107,4 +121,22 @@ export class ValidationPool {
     });
     return slot;
   }
+
+  private replace(dead: Slot): void {
+    const index = this.slots.indexOf(dead);
+    if (this.closing || index < 0) {
+      return;
+    }
+    const next = this.spawn();
+    // Nobody awaits a replacement's start: its failure must not become an unhandled rejection.
+    next.ready.catch(() => undefined);
+    this.slots[index] = next;
+  }
+}
+
+function failPending(slot: Slot, err: unknown): void {
+  for (const waiting of slot.pending.values()) {
+    waiting.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+  slot.pending.clear();
 }
