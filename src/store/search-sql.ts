@@ -208,12 +208,16 @@ async function withPlanner(knex: Knex, setting: 'enable_sort' | 'enable_bitmapsc
     return query;
   }
   if ((knex as Knex.Transaction).isTransaction) {
-    // Inside the caller's transaction: SET LOCAL would outlive this statement, so it is undone.
-    await knex.raw(`set local ${setting} = off`);
+    // Inside the caller's transaction: SET LOCAL would outlive this statement. Rolling back to a
+    // savepoint undoes it (the statement only reads), restores whatever the session had, and keeps
+    // the caller's transaction usable if the statement fails — with its own error, not 25P02.
+    await knex.raw('savepoint sbf_planner');
     try {
+      await knex.raw(`set local ${setting} = off`);
       return await query;
     } finally {
-      await knex.raw(`set local ${setting} = on`);
+      await knex.raw('rollback to savepoint sbf_planner');
+      await knex.raw('release savepoint sbf_planner');
     }
   }
   return knex.transaction(async (trx) => {

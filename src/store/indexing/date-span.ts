@@ -79,7 +79,7 @@ function databaseKey(knex: Knex): string {
   if (typeof connection === 'object' && connection?.filename === ':memory:') {
     return `memory:${objectId(config)}`;
   }
-  return JSON.stringify([String(config.client), connection ?? null, config.searchPath ?? null]);
+  return JSON.stringify([(knex.client as { dialect?: string }).dialect ?? null, connection ?? null, config.searchPath ?? null]);
 }
 
 const objectIds = new WeakMap<object, number>();
