@@ -98,27 +98,7 @@ function sqliteReaderConfig(file: string): Knex.Config {
 }
 
 function sqliteLookupConfig(file: string): Knex.Config {
-  return {
-    client: SQLITE_CLIENT,
-    connection: { filename: file },
-    useNullAsDefault: true,
-    pool: {
-      min: 0,
-      max: 1,
-      afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) => {
-        runPragmas(conn, 'PRAGMA busy_timeout = 5000; PRAGMA query_only = 1;', done);
-      },
-    },
-  };
-}
-
-function runPragmas(conn: SqliteConnection, sql: string, done: (err: Error | null, conn: unknown) => void): void {
-  try {
-    conn.exec(sql);
-    done(null, conn);
-  } catch (err) {
-    done(err as Error, conn);
-  }
+  return mainThreadConfig(file, { min: 0, max: 1 }, 'PRAGMA busy_timeout = 5000; PRAGMA query_only = 1;');
 }
 
 function sqliteConfig(file: string): Knex.Config {
@@ -128,29 +108,37 @@ function sqliteConfig(file: string): Knex.Config {
   if (file !== ':memory:') {
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   }
+  // One connection: SQLite has one writer anyway, and a single connection keeps `:memory:`
+  // databases whole and makes transactions strictly serial inside this process. WAL lets readers
+  // proceed during writes; FULL sync keeps every acknowledged commit across power loss;
+  // busy_timeout waits for other processes' locks.
+  return mainThreadConfig(
+    file,
+    { min: 1, max: 1 },
+    'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;',
+  );
+}
+
+/** Connections on the main thread (better-sqlite3, statements cached), each set up by `pragmas`. */
+function mainThreadConfig(file: string, size: { min: number; max: number }, pragmas: string): Knex.Config {
   return {
     client: SQLITE_CLIENT,
     connection: { filename: file },
     useNullAsDefault: true,
-    // One connection: SQLite has one writer anyway, and a single connection keeps `:memory:`
-    // databases whole and makes transactions strictly serial inside this process.
     pool: {
-      min: 1,
-      max: 1,
+      ...size,
       afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) => {
-        // WAL lets readers in other processes proceed during writes; FULL sync keeps every
-        // acknowledged commit across power loss; busy_timeout waits for other processes' locks.
-        runPragmas(
-          conn,
-          'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;',
-          done,
-        );
+        try {
+          conn.exec(pragmas);
+          done(null, conn);
+        } catch (err) {
+          done(err as Error, conn);
+        }
       },
     },
   };
 }
 
-/** The part of a better-sqlite3 connection used here (synchronous; throws on error). */
 interface SqliteConnection {
   exec(sql: string): unknown;
 }
