@@ -157,3 +157,12 @@ export function isRetryable(err: unknown): boolean {
     code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
   );
 }
+
+/** The outermost transaction: units of a group commit and Bundle entries run in savepoints of it. */
+export function rootOf(tx: Knex.Transaction): Knex.Transaction {
+  let t = tx as Knex.Transaction & { parentTransaction?: Knex.Transaction };
+  while (t.parentTransaction) {
+    t = t.parentTransaction as Knex.Transaction & { parentTransaction?: Knex.Transaction };
+  }
+  return t;
+}

@@ -5,7 +5,8 @@ import { countMatches } from '../store/search-sql';
 import type { ResourceChange, WriteHook } from '../store/types';
 import { isLive, type SubscriptionInfo } from './model';
 import { enqueue } from './outbox';
-import { rootOf, type SubscriptionRegistry } from './registry';
+import { rootOf } from '../store/transactions';
+import type { SubscriptionRegistry } from './registry';
 
 /** Thrown to roll back the savepoint used to test a deleted resource's last version. */
 class UndoSavepoint extends Error {}

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { rootOf } from '../store/transactions';
 import { readSubscription, type SubscriptionInfo } from './model';
 
 interface Cached {
@@ -74,13 +75,4 @@ async function readStamp(tx: Knex.Transaction): Promise<string> {
     t: string | null;
   };
   return `${row.n}/${row.v}/${row.t ?? ''}`;
-}
-
-/** The outermost transaction (bundle entries may run in savepoints of it). */
-export function rootOf(tx: Knex.Transaction): Knex.Transaction {
-  let t = tx as Knex.Transaction & { parentTransaction?: Knex.Transaction };
-  while (t.parentTransaction) {
-    t = t.parentTransaction as Knex.Transaction & { parentTransaction?: Knex.Transaction };
-  }
-  return t;
 }

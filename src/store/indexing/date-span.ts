@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { rootOf } from '../transactions';
 import type { DateRow } from './rows';
 
 /**
@@ -61,13 +62,6 @@ const known = new Map<string, DateSpan>();
  */
 const raisedIn = new WeakMap<Knex.Transaction, Set<string>>();
 
-function rootOf(tx: Knex.Transaction): Knex.Transaction {
-  let t = tx as Knex.Transaction & { parentTransaction?: Knex.Transaction };
-  while (t.parentTransaction) {
-    t = t.parentTransaction as Knex.Transaction & { parentTransaction?: Knex.Transaction };
-  }
-  return t;
-}
 
 /**
  * One key per database, shared by its writer, its transactions and (SQLite) its reader pool: the
