@@ -1,25 +1,14 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Knex } from 'knex';
+import { formatBindings, KnexBetterSqlite3Client } from './sqlite-client';
 import type { ReaderReply, ReaderRequest } from './sqlite-reader-thread';
-
-// knex's better-sqlite3 client: its dialect, query compiler and response handling are reused; only
-// where a statement runs changes.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const BetterSqlite3Client = require('knex/lib/dialects/better-sqlite3') as new (config: Knex.Config) => object;
+import { toKnexResponse, type QueryObject } from './sqlite-statements';
 
 interface ReaderThread {
   worker: Worker;
   pending: Map<number, { resolve(reply: ReaderReply): void; reject(err: unknown): void }>;
   seq: number;
   failed?: Error;
-}
-
-interface QueryObject {
-  sql: string;
-  bindings?: unknown[];
-  response?: unknown;
-  context?: unknown;
 }
 
 /**
@@ -29,7 +18,7 @@ interface QueryObject {
  * 0.85 s) would stall every other request; here it stalls one reader thread, and reads run in
  * parallel with the writer on the other core. Used for reads outside transactions (`readerFor`).
  */
-export class ReaderThreadClient extends BetterSqlite3Client {
+export class ReaderThreadClient extends KnexBetterSqlite3Client {
   async acquireRawConnection(): Promise<ReaderThread> {
     const filename = (this as unknown as { connectionSettings: { filename: string } }).connectionSettings.filename;
     const worker = new Worker(path.join(__dirname, 'sqlite-reader-thread.js'), { workerData: { filename } });
@@ -76,7 +65,7 @@ export class ReaderThreadClient extends BetterSqlite3Client {
     if (thread.failed) {
       throw thread.failed;
     }
-    const bindings = (this as unknown as { _formatBindings(b: unknown[] | undefined): unknown[] })._formatBindings(obj.bindings);
+    const bindings = formatBindings(this, obj.bindings);
     const seq = ++thread.seq;
     const reply = await new Promise<ReaderReply>((resolve, reject) => {
       thread.pending.set(seq, { resolve, reject });
@@ -86,12 +75,6 @@ export class ReaderThreadClient extends BetterSqlite3Client {
     if ('error' in reply) {
       throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
     }
-    if ('rows' in reply) {
-      obj.response = reply.rows;
-    } else {
-      obj.response = { changes: reply.changes, lastInsertRowid: reply.lastInsertRowid };
-      obj.context = { lastID: reply.lastInsertRowid, changes: reply.changes };
-    }
-    return obj;
+    return toKnexResponse(obj, reply.result);
   }
 }

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { StatementCache, type StatementResult } from './sqlite-statements';
 
 /** A query from the main thread (src/store/sqlite-reader-client.ts). */
 export interface ReaderRequest {
@@ -8,34 +9,18 @@ export interface ReaderRequest {
   bindings: unknown[];
 }
 
-export type ReaderReply =
-  | { seq: number; rows: unknown[] }
-  | { seq: number; changes: number; lastInsertRowid: number | bigint }
-  | { seq: number; error: { message: string; code?: string } };
+export type ReaderReply = { seq: number; result: StatementResult } | { seq: number; error: { message: string; code?: string } };
 
 // One read-only connection per thread: its statements run here, so a slow search blocks this
 // thread, not the main thread that serves HTTP and writes.
 const db = new Database((workerData as { filename: string }).filename);
 db.exec('PRAGMA busy_timeout = 5000; PRAGMA query_only = 1;');
-const statements = new Map<string, Database.Statement>();
+const statements = new StatementCache(db);
 
 parentPort!.on('message', ({ seq, sql, bindings }: ReaderRequest) => {
   let reply: ReaderReply;
   try {
-    let statement = statements.get(sql);
-    if (!statement) {
-      statement = db.prepare(sql);
-      if (statements.size >= 500) {
-        statements.delete(statements.keys().next().value!);
-      }
-      statements.set(sql, statement);
-    }
-    if (statement.reader) {
-      reply = { seq, rows: statement.all(bindings) };
-    } else {
-      const { changes, lastInsertRowid } = statement.run(bindings);
-      reply = { seq, changes, lastInsertRowid };
-    }
+    reply = { seq, result: statements.execute(sql, bindings) };
   } catch (err) {
     const e = err as { message?: string; code?: string };
     reply = { seq, error: { message: String(e.message ?? err), code: e.code } };
