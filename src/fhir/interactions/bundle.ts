@@ -36,7 +36,6 @@ export function bundleHandler(router: FhirRouter): FhirHandler {
     if (bundle.type === 'batch') {
       return batch(router, ctx, plan(), representation);
     }
-    plan(); // a malformed entry is a 400 before any transaction
     return ctx.repo.transaction(async (repo) => {
       // Planned afresh on every attempt: a unit that lost a race is run again, and resolving
       // identities changes the entries (conditional criteria consumed, ids assigned, references
