@@ -26,6 +26,11 @@ export function isSqlite(knex: Knex): boolean {
   return (knex.client as { dialect?: string }).dialect === 'sqlite3';
 }
 
+/** True for a knex instance (or transaction) on PostgreSQL. */
+export function isPostgres(knex: Knex): boolean {
+  return (knex.client as { dialect?: string }).dialect === 'postgresql';
+}
+
 /**
  * Opens the database named by a `DATABASE_URL`: `sqlite:PATH`, `sqlite::memory:` or `postgres://…`.
  * Both dialects run the very same knex code above this module.

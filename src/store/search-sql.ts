@@ -3,6 +3,7 @@ import { badRequest } from '../common/errors';
 import { MAX_DATE, MIN_DATE } from '../common/date-range';
 import type { Condition, Cursor, DateValue, NumberValue, Prefix, SearchPage, SearchPlan, SearchValue, SortKey } from '../search/types';
 import { readDateSpan, type DateSpan } from './indexing/date-span';
+import { isPostgres } from './database';
 import { INDEX_TABLES } from './indexing/rows';
 
 type QB = Knex.QueryBuilder;
@@ -204,7 +205,7 @@ function dateScan(knex: Knex, plan: SearchPlan, order: DateOrder, bounds: DateSp
  * 0.3 ms with `enable_bitmapscan`. SQLite picks the index walk by itself.
  */
 async function withPlanner(knex: Knex, setting: 'enable_sort' | 'enable_bitmapscan', query: QB): Promise<unknown> {
-  if ((knex.client as { dialect?: string }).dialect !== 'postgresql') {
+  if (!isPostgres(knex)) {
     return query;
   }
   if ((knex as Knex.Transaction).isTransaction) {

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isPostgres } from '../database';
 
 /**
  * Search index tables, one per value kind, filled at write time by the index hook in the resource's
@@ -8,9 +9,9 @@ import type { Knex } from 'knex';
  * with (type, id, param) so a correlated EXISTS probe for one resource is an equality lookup.
  */
 export async function up(knex: Knex): Promise<void> {
-  const isPostgres = knex.client.config.client === 'pg';
+  const postgres = isPostgres(knex);
   const text = (t: Knex.CreateTableBuilder, name: string): Knex.ColumnBuilder =>
-    isPostgres ? t.specificType(name, 'text COLLATE "C"') : t.text(name);
+    postgres ? t.specificType(name, 'text COLLATE "C"') : t.text(name);
   const owner = (t: Knex.CreateTableBuilder): void => {
     t.string('resource_type', 64).notNullable();
     t.string('resource_id', 64).notNullable();

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isPostgres } from '../database';
 
 /**
  * Date-ordered search (search-sql.ts): a search with a lower date bound is answered by scanning
@@ -11,7 +12,7 @@ import type { Knex } from 'knex';
  *   then ordered exactly as the page (low, id) and checks a value's `high` without reading the row.
  */
 export async function up(knex: Knex): Promise<void> {
-  const isPostgres = knex.client.config.client === 'pg';
+  const postgres = isPostgres(knex);
   await knex.schema.createTable('search_date_span', (t) => {
     t.string('resource_type', 64).notNullable();
     t.string('param', 100).notNullable();
@@ -23,7 +24,7 @@ export async function up(knex: Knex): Promise<void> {
   // Milliseconds between two stored instants (fixed-width ISO-8601 UTC text). SQLite's julianday
   // is computed from integer milliseconds, so rounding its difference is exact.
   const ms = (from: string, to: string): string =>
-    isPostgres
+    postgres
       ? `round(extract(epoch from (${to}::timestamptz - ${from}::timestamptz)) * 1000)`
       : `round((julianday(${to}) - julianday(${from})) * 86400000.0)`;
   await knex.raw(`

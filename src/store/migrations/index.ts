@@ -50,7 +50,8 @@ export async function migrateToLatest(knex: Knex): Promise<void> {
  * milliseconds at scale). A sampled ANALYZE (analysis_limit) takes milliseconds even on large files.
  * PostgreSQL's autovacuum keeps statistics current, but only some time after a bulk load (an import,
  * the data generator): until then every search plans blind (measured at 1 M resources: 37 req/s and
- * time-outs instead of > 1,000 req/s). So tables never analyzed yet are analyzed here (sampled: ~1 s).
+ * time-outs instead of > 1,000 req/s). So tables never analyzed yet are analyzed here (sampled; ~20 s
+ * once after a bulk load of 1 M resources, nothing otherwise).
  */
 export async function refreshPlannerStatistics(knex: Knex): Promise<void> {
   if (isSqlite(knex)) {
