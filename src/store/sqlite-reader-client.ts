@@ -1,15 +1,10 @@
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { WorkerChannel } from '../common/worker-channel';
 import { formatBindings, KnexBetterSqlite3Client } from './sqlite-client';
 import type { ReaderReply, ReaderRequest } from './sqlite-reader-thread';
 import { toKnexResponse, type QueryObject } from './sqlite-statements';
 
-interface ReaderThread {
-  worker: Worker;
-  pending: Map<number, { resolve(reply: ReaderReply): void; reject(err: unknown): void }>;
-  seq: number;
-  failed?: Error;
-}
+type ReaderThread = WorkerChannel<ReaderRequest, ReaderReply>;
 
 /**
  * SQLite reads on threads of their own: each pooled "connection" is a worker thread holding one
@@ -21,37 +16,13 @@ interface ReaderThread {
 export class ReaderThreadClient extends KnexBetterSqlite3Client {
   async acquireRawConnection(): Promise<ReaderThread> {
     const filename = (this as unknown as { connectionSettings: { filename: string } }).connectionSettings.filename;
-    const worker = new Worker(path.join(__dirname, 'sqlite-reader-thread.js'), { workerData: { filename } });
-    // A pool someone forgot to destroy must not keep the process alive.
-    worker.unref();
-    const thread: ReaderThread = { worker, pending: new Map(), seq: 0 };
-    await new Promise<void>((resolve, reject) => {
-      const fail = (err: unknown): void => {
-        thread.failed = err instanceof Error ? err : new Error(String(err));
-        reject(thread.failed);
-        for (const waiting of thread.pending.values()) {
-          waiting.reject(thread.failed);
-        }
-        thread.pending.clear();
-      };
-      worker.on('message', (reply: ReaderReply | { ready: true }) => {
-        if ('ready' in reply) {
-          resolve();
-          return;
-        }
-        const waiting = thread.pending.get(reply.seq);
-        thread.pending.delete(reply.seq);
-        waiting?.resolve(reply);
-      });
-      worker.on('error', fail);
-      worker.on('exit', (code) => fail(new Error(`SQLite reader thread exited (code ${code})`)));
-    });
+    const thread: ReaderThread = new WorkerChannel(path.join(__dirname, 'sqlite-reader-thread.js'), { workerData: { filename } });
+    await thread.ready;
     return thread;
   }
 
   async destroyRawConnection(thread: ReaderThread): Promise<void> {
-    thread.failed ??= new Error('SQLite reader thread closed');
-    await thread.worker.terminate();
+    await thread.close('SQLite reader thread closed');
   }
 
   validateConnection(thread: ReaderThread): boolean {
@@ -62,16 +33,7 @@ export class ReaderThreadClient extends KnexBetterSqlite3Client {
     if (!obj.sql) {
       throw new Error('The query is empty');
     }
-    if (thread.failed) {
-      throw thread.failed;
-    }
-    const bindings = formatBindings(this, obj.bindings);
-    const seq = ++thread.seq;
-    const reply = await new Promise<ReaderReply>((resolve, reject) => {
-      thread.pending.set(seq, { resolve, reject });
-      const request: ReaderRequest = { seq, sql: obj.sql, bindings };
-      thread.worker.postMessage(request);
-    });
+    const reply = await thread.call({ sql: obj.sql, bindings: formatBindings(this, obj.bindings) });
     if ('error' in reply) {
       throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
     }
