@@ -132,7 +132,7 @@ function mainThreadConfig(file: string, size: { min: number; max: number }, prag
     useNullAsDefault: true,
     pool: {
       ...size,
-      afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) => {
+      afterCreate: (conn: ExecConnection, done: (err: Error | null, conn: unknown) => void) => {
         try {
           conn.exec(pragmas);
           done(null, conn);
@@ -144,7 +144,7 @@ function mainThreadConfig(file: string, size: { min: number; max: number }, prag
   };
 }
 
-interface SqliteConnection {
+interface ExecConnection {
   exec(sql: string): unknown;
 }
 
