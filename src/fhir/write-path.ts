@@ -23,7 +23,7 @@ export async function storeCreate(
   const resource = valid.resource;
   const change: WriteChange = { resourceType: resource.resourceType, id: id ?? '', resource, previous: undefined };
   await ctx.rules?.before(repo, change);
-  const version = await repo.create(resource, { references: references(ctx, valid), id });
+  const version = await repo.create(resource, { references: references(ctx, valid), id, indexRows: valid.indexRows });
   // After the write (references checked first); a failure rolls the transaction back.
   await checkLinkedProfileRules(repo, resource);
   await followUp(ctx, repo, { ...change, id: version.id, resource: parse(version) }, 0);
@@ -46,7 +46,12 @@ export async function storeUpdate(
     previous: previous && !previous.deleted ? parse(previous) : undefined,
   };
   await ctx.rules?.before(repo, change);
-  const result = await repo.update(resource, { ifMatch, references: references(ctx, valid), current: previous ?? null });
+  const result = await repo.update(resource, {
+    ifMatch,
+    references: references(ctx, valid),
+    current: previous ?? null,
+    indexRows: valid.indexRows,
+  });
   if (result.changed) {
     await checkLinkedProfileRules(repo, resource);
     await followUp(ctx, repo, { ...change, resource: parse(result.version) }, depth);

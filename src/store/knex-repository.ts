@@ -5,6 +5,7 @@ import { issue, outcome, FhirError, preconditionFailed } from '../common/errors'
 import { newId } from '../common/ids';
 import type { SearchPage, SearchPlan } from '../search/types';
 import { lookupReaderFor, readerFor, type Dialect } from './database';
+import type { IndexRows } from './indexing/rows';
 import { pageNewestFirst } from './seq-paging';
 import { scanCount, scanPage } from './export-sql';
 import { countMatches, referencedTargets, referencingSources, searchPage } from './search-sql';
@@ -71,7 +72,7 @@ export class KnexRepository implements Repository {
       const id = options.id ?? newId();
       const current = stamp(resource, id, 1, 'POST');
       await tx<ResourceRow>('resource').insert(toRow(current));
-      await this.appendHistory(tx, undefined, current);
+      await this.appendHistory(tx, undefined, current, options.indexRows);
       return current;
     });
   }
@@ -142,7 +143,7 @@ export class KnexRepository implements Repository {
       } else {
         await tx<ResourceRow>('resource').insert(toRow(current));
       }
-      await this.appendHistory(tx, previous, current);
+      await this.appendHistory(tx, previous, current, options.indexRows);
       return { version: current, created: !previous || previous.deleted, changed: true };
     });
   }
@@ -288,6 +289,7 @@ export class KnexRepository implements Repository {
     tx: Knex.Transaction,
     previous: StoredVersion | undefined,
     current: StoredVersion,
+    indexRows?: IndexRows,
   ): Promise<void> {
     await tx<HistoryRow>('resource_history').insert({ ...toRow(current), method: current.method });
     if (this.hooks.length > 0) {
@@ -295,6 +297,7 @@ export class KnexRepository implements Repository {
         previous,
         current,
         resource: current.json ? (JSON.parse(current.json) as Resource) : undefined,
+        indexRows,
       };
       for (const hook of this.hooks) {
         await hook.inTransaction(tx, change);

@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Knex } from 'knex';
 import type { SearchPage, SearchPlan } from '../search/types';
+import type { IndexRows } from './indexing/rows';
 
 export type WriteMethod = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -41,6 +42,11 @@ export interface WriteOptions {
    * transaction (`null`: there is none), so the write does not read it a second time.
    */
   current?: StoredVersion | null;
+  /**
+   * Create and update: the search index rows of exactly this resource, when they were extracted
+   * already (by a validation worker, off the main thread); otherwise the index hook extracts them.
+   */
+  indexRows?: IndexRows;
 }
 
 /** What a committed write changed: handed to in-transaction hooks (index rows, audit, outbox). */
@@ -49,6 +55,8 @@ export interface ResourceChange {
   current: StoredVersion;
   /** Parsed current resource; undefined for a deletion. */
   resource: Resource | undefined;
+  /** The resource's search index rows, when extracted ahead of the write (`WriteOptions.indexRows`). */
+  indexRows?: IndexRows;
 }
 
 /**

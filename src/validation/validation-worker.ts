@@ -1,6 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import { FhirError } from '../common/errors';
 import { loadBaseDefinitions } from '../definitions';
+import { extractIndexRows } from '../store/indexing/extract';
 import { SUPPORTED_RESOURCE_TYPES } from '../fhir/resource-types';
 import { validateForWrite } from './pipeline';
 import type { ProfileOptions } from './profile-stage';
@@ -28,7 +29,9 @@ warmUpStructureValidators(SUPPORTED_RESOURCE_TYPES);
 parentPort!.on('message', (req: ValidationRequest) => {
   let reply: ValidationReply;
   try {
-    reply = { seq: req.seq, ok: validateForWrite(req.body, req.expectedType, req.options) };
+    const valid = validateForWrite(req.body, req.expectedType, req.options);
+    // The search index rows too: pure CPU (FHIRPath) that would otherwise run on the main thread.
+    reply = { seq: req.seq, ok: { ...valid, indexRows: extractIndexRows(valid.resource) } };
   } catch (err) {
     reply =
       err instanceof FhirError

@@ -2,8 +2,9 @@ import { expect } from 'chai';
 import type { Worker } from 'node:worker_threads';
 import { FhirError } from '../../src/common/errors';
 import { loadBaseDefinitions } from '../../src/definitions';
+import { extractIndexRows } from '../../src/store/indexing/extract';
 import { ValidationPool } from '../../src/validation/worker-pool';
-import { patient } from '../support/fixtures';
+import { blockOrder, blockProcedure, painScore, patient } from '../support/fixtures';
 
 /** The pool's worker threads (private): to kill one as a crash would. */
 const workersOf = (pool: ValidationPool): Worker[] => (pool as unknown as { slots: { worker: Worker }[] }).slots.map((s) => s.worker);
@@ -29,6 +30,20 @@ describe('Validation worker pool', function () {
     expect(err).to.be.instanceOf(FhirError);
     expect([400, 422]).to.include((err as FhirError).status);
     expect((err as FhirError).outcome.resourceType).to.equal('OperationOutcome');
+  });
+
+  it('extracts the search index rows on the worker, the same rows the store would extract itself', async () => {
+    const resources = [
+      patient('Rows'),
+      blockOrder('p1', 'pr1', 'PO-ROWS'),
+      blockProcedure('p1', 'o1', 'pr1'),
+      painScore('p1', 'proc1', 7, '2026-01-15T09:00:00Z', 'pre-block'),
+    ];
+    for (const resource of resources) {
+      const valid = await pool.validate(resource, resource.resourceType);
+      expect(valid.indexRows, resource.resourceType).to.deep.equal(extractIndexRows(valid.resource));
+      expect(valid.indexRows!.token.length + valid.indexRows!.reference.length, resource.resourceType).to.be.greaterThan(0);
+    }
   });
 
   it('survives a worker that dies: its request fails, later ones are validated (here, then by a replacement)', async () => {

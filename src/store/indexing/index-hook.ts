@@ -28,11 +28,11 @@ export const searchIndexHook: WriteHook = {
     }
     const byKind: Record<IndexKind, Record<string, unknown>[]> = { token: [], string: [], reference: [], date: [], number: [] };
     const spans = new Map<string, Map<string, DateSpan>>();
-    for (const { current, resource } of changes) {
+    for (const { current, resource, indexRows } of changes) {
       if (!resource) {
         continue;
       }
-      const rows = extractIndexRows(resource);
+      const rows = indexRows ?? extractIndexRows(resource);
       const ofType = spans.get(current.resourceType) ?? new Map<string, DateSpan>();
       for (const [param, { span, spread }] of dateSpansOf(rows.date)) {
         const seen = ofType.get(param);
