@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { InsertBuffer } from './sqlite-insert-buffer';
 import { StatementCache, toKnexResponse, type QueryObject, type SqliteConnection } from './sqlite-statements';
 
 /** knex's own better-sqlite3 client (no type declarations are published for dialect modules). */
@@ -11,19 +12,22 @@ export function formatBindings(client: object, bindings: unknown[] | undefined):
 }
 
 /** Per connection, not per client: knex runs transactions on copies of the client object. */
-const cacheOf = new WeakMap<SqliteConnection, StatementCache>();
+const runnerOf = new WeakMap<SqliteConnection, InsertBuffer>();
 
-/** knex's better-sqlite3 client, with each connection's prepared statements reused (./sqlite-statements.ts). */
+/**
+ * knex's better-sqlite3 client, with each connection's prepared statements reused
+ * (./sqlite-statements.ts) and a transaction's INSERTs written together (./sqlite-insert-buffer.ts).
+ */
 export class CachingBetterSqlite3Client extends KnexBetterSqlite3Client {
   async _query(connection: SqliteConnection, obj: QueryObject): Promise<QueryObject> {
     if (!obj.sql) {
       throw new Error('The query is empty');
     }
-    let cache = cacheOf.get(connection);
-    if (!cache) {
-      cache = new StatementCache(connection);
-      cacheOf.set(connection, cache);
+    let runner = runnerOf.get(connection);
+    if (!runner) {
+      runner = new InsertBuffer(new StatementCache(connection));
+      runnerOf.set(connection, runner);
     }
-    return toKnexResponse(obj, cache.execute(obj.sql, formatBindings(this, obj.bindings)));
+    return toKnexResponse(obj, runner.run(obj.sql, formatBindings(this, obj.bindings)));
   }
 }

@@ -1,0 +1,110 @@
+import { expect } from 'chai';
+import Database from 'better-sqlite3';
+import { InsertBuffer } from '../../src/store/sqlite-insert-buffer';
+import { StatementCache } from '../../src/store/sqlite-statements';
+
+/** The SQLite client's held INSERTs (src/store/sqlite-insert-buffer.ts) on a real connection. */
+describe('SQLite insert buffer', () => {
+  let db: Database.Database;
+  let sql: InsertBuffer;
+  const insertT = 'insert into `t` (`id`, `v`) values (?, ?)';
+  const insertTMany = 'insert into `t` (`id`, `v`) select ? as `id`, ? as `v` union all select ? as `id`, ? as `v`';
+  const insertU = 'insert into `u` (`id`) values (?)';
+  const ids = (table: string): number[] => (db.prepare(`select id from ${table} order by id`).all() as { id: number }[]).map((r) => r.id);
+  const run = (statement: string, bindings: unknown[] = []): unknown => sql.run(statement, bindings);
+  const failure = (fn: () => unknown): { code?: string } | undefined => {
+    try {
+      fn();
+    } catch (err) {
+      return err as { code?: string };
+    }
+    return undefined;
+  };
+
+  beforeEach(() => {
+    db = new Database(':memory:');
+    db.exec('create table t (id integer primary key, v text); create table u (id integer primary key)');
+    sql = new InsertBuffer(new StatementCache(db));
+  });
+  afterEach(() => db.close());
+
+  it('writes held rows before any other statement, so the transaction reads its own writes', () => {
+    run('BEGIN;');
+    run(insertT, [1, 'a']);
+    run(insertTMany, [2, 'b', 3, 'c']);
+    run(insertU, [10]);
+    expect(db.inTransaction).to.equal(true);
+    expect(ids('t'), 'nothing written yet').to.deep.equal([]);
+    expect(run('select count(*) as n from `t`')).to.deep.equal({ rows: [{ n: 3 }] });
+    expect(ids('u')).to.deep.equal([10]);
+    run('COMMIT;');
+    expect(ids('t')).to.deep.equal([1, 2, 3]);
+  });
+
+  it('runs INSERTs at once outside a transaction', () => {
+    run(insertT, [1, 'a']);
+    expect(ids('t')).to.deep.equal([1]);
+  });
+
+  it('a held INSERT that fails at RELEASE undoes its whole savepoint, reports the error there, and the transaction goes on', () => {
+    run(insertT, [1, 'committed before']);
+    run('BEGIN;');
+    run('SAVEPOINT unit');
+    run(insertU, [10]);
+    run('RELEASE SAVEPOINT unit');
+    run('SAVEPOINT unit');
+    run(insertU, [11]);
+    run(insertT, [1, 'duplicate key']);
+    const err = failure(() => run('RELEASE SAVEPOINT unit'));
+    expect(err?.code).to.equal('SQLITE_CONSTRAINT_PRIMARYKEY');
+    run('SAVEPOINT unit');
+    run(insertU, [12]);
+    run('RELEASE SAVEPOINT unit');
+    run('COMMIT;');
+    expect(ids('u'), 'the failed unit wrote nothing').to.deep.equal([10, 12]);
+    expect(db.inTransaction).to.equal(false);
+  });
+
+  it('a held INSERT that fails at COMMIT rolls the transaction back', () => {
+    run(insertT, [1, 'committed before']);
+    run('BEGIN;');
+    run(insertU, [10]);
+    run(insertT, [1, 'duplicate key']);
+    expect(failure(() => run('COMMIT;'))?.code).to.equal('SQLITE_CONSTRAINT_PRIMARYKEY');
+    expect(db.inTransaction).to.equal(false);
+    expect(ids('u')).to.deep.equal([]);
+  });
+
+  it('a held INSERT that fails before a read fails the read, and ROLLBACK TO undoes the rest', () => {
+    run(insertT, [1, 'committed before']);
+    run('BEGIN;');
+    run('SAVEPOINT unit');
+    run(insertU, [10]);
+    run(insertT, [1, 'duplicate key']);
+    expect(failure(() => run('select * from `u`'))?.code).to.equal('SQLITE_CONSTRAINT_PRIMARYKEY');
+    run('ROLLBACK TO SAVEPOINT unit');
+    run('RELEASE SAVEPOINT unit');
+    run('COMMIT;');
+    expect(ids('u')).to.deep.equal([]);
+  });
+
+  it('ROLLBACK drops held rows without writing them', () => {
+    run('BEGIN;');
+    run('SAVEPOINT unit');
+    run(insertU, [10]);
+    run('ROLLBACK TO SAVEPOINT unit');
+    run('RELEASE SAVEPOINT unit');
+    run(insertU, [11]);
+    run('ROLLBACK');
+    expect(ids('u')).to.deep.equal([]);
+    expect(db.inTransaction).to.equal(false);
+  });
+
+  it('leaves INSERTs it does not recognise (ON CONFLICT, RETURNING) in place, after the held ones', () => {
+    run('BEGIN;');
+    run(insertU, [10]);
+    run('insert into `u` (`id`) values (?) on conflict (`id`) do nothing', [10]);
+    expect(ids('u')).to.deep.equal([10]);
+    run('COMMIT;');
+  });
+});
