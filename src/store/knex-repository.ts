@@ -70,16 +70,16 @@ export class KnexRepository implements Repository {
     return this.write(async (tx) => {
       await checkReferences(tx, options.references);
       const id = options.id ?? newId();
-      const current = stamp(resource, id, 1, 'POST');
+      const [current, stamped] = stamp(resource, id, 1, 'POST');
       await tx<ResourceRow>('resource').insert(toRow(current));
-      await this.appendHistory(tx, undefined, current, options.indexRows);
+      await this.appendHistory(tx, undefined, current, stamped, options.indexRows);
       return current;
     });
   }
 
   createMany(items: { resource: Resource; id?: string }[]): Promise<StoredVersion[]> {
     return this.write(async (tx) => {
-      const versions = items.map(({ resource, id }) => stamp(resource, id ?? newId(), 1, 'POST'));
+      const versions = items.map(({ resource, id }) => stamp(resource, id ?? newId(), 1, 'POST')[0]);
       for (let i = 0; i < versions.length; i += BULK_CHUNK) {
         const chunk = versions.slice(i, i + BULK_CHUNK);
         await tx<ResourceRow>('resource').insert(chunk.map(toRow));
@@ -137,13 +137,13 @@ export class KnexRepository implements Repository {
       }
       await checkReferences(tx, options.references);
       const versionId = previous ? Number(previous.versionId) + 1 : 1;
-      const current = stamp(resource, resource.id, versionId, 'PUT');
+      const [current, stamped] = stamp(resource, resource.id, versionId, 'PUT');
       if (previous) {
         await replaceCurrent(tx, previous, current);
       } else {
         await tx<ResourceRow>('resource').insert(toRow(current));
       }
-      await this.appendHistory(tx, previous, current, options.indexRows);
+      await this.appendHistory(tx, previous, current, stamped, options.indexRows);
       return { version: current, created: !previous || previous.deleted, changed: true };
     });
   }
@@ -164,7 +164,7 @@ export class KnexRepository implements Repository {
         json: undefined,
       };
       await replaceCurrent(tx, previous, current);
-      await this.appendHistory(tx, previous, current);
+      await this.appendHistory(tx, previous, current, undefined);
       return current;
     });
   }
@@ -289,16 +289,13 @@ export class KnexRepository implements Repository {
     tx: Knex.Transaction,
     previous: StoredVersion | undefined,
     current: StoredVersion,
+    /** The current version as an object (undefined for a deletion): hooks read it, nobody changes it. */
+    resource: Resource | undefined,
     indexRows?: IndexRows,
   ): Promise<void> {
     await tx<HistoryRow>('resource_history').insert({ ...toRow(current), method: current.method });
     if (this.hooks.length > 0) {
-      const change: ResourceChange = {
-        previous,
-        current,
-        resource: current.json ? (JSON.parse(current.json) as Resource) : undefined,
-        indexRows,
-      };
+      const change: ResourceChange = { previous, current, resource, indexRows };
       for (const hook of this.hooks) {
         await hook.inTransaction(tx, change);
       }
@@ -306,12 +303,16 @@ export class KnexRepository implements Repository {
   }
 }
 
-/** Sets id and meta, with resourceType, id and meta first so stored JSON reads naturally. */
-function stamp(resource: Resource, id: string, versionId: number, method: WriteMethod): StoredVersion {
+/**
+ * Sets id and meta, with resourceType, id and meta first so stored JSON reads naturally. Returns the
+ * version and the stamped resource (its nested objects are the caller's), so that the write hooks
+ * need not parse the JSON just made.
+ */
+function stamp(resource: Resource, id: string, versionId: number, method: WriteMethod): [StoredVersion, Resource] {
   const lastUpdated = new Date().toISOString();
   const { resourceType, id: _ignored, meta, ...rest } = resource;
-  const stamped = { resourceType, id, meta: { ...meta, versionId: String(versionId), lastUpdated }, ...rest };
-  return {
+  const stamped = { resourceType, id, meta: { ...meta, versionId: String(versionId), lastUpdated }, ...rest } as Resource;
+  const version: StoredVersion = {
     resourceType,
     id,
     versionId: String(versionId),
@@ -320,6 +321,7 @@ function stamp(resource: Resource, id: string, versionId: number, method: WriteM
     method,
     json: JSON.stringify(stamped),
   };
+  return [version, stamped];
 }
 
 /** Equal apart from the server-managed meta fields. */

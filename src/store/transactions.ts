@@ -80,11 +80,7 @@ export class TransactionRunner {
       await this.knex.transaction(async (tx) => {
         for (const unit of batch) {
           await yieldToEventLoop();
-          try {
-            outcomes.push({ unit, ok: true, value: await tx.transaction((savepoint) => unit.work(savepoint)) });
-          } catch (error) {
-            outcomes.push({ unit, ok: false, error });
-          }
+          outcomes.push({ unit, ...(await runInSavepoint(tx, unit.work)) });
         }
       });
     } catch (error) {
@@ -111,6 +107,31 @@ export class TransactionRunner {
       this.queue.push(unit);
     }
   }
+}
+
+/**
+ * One unit of a group commit in a savepoint of its own, so that a failing unit rolls back alone.
+ * Plain SAVEPOINT statements on the batch's transaction: a nested knex transaction would build a
+ * new knex instance per unit (~4 % of a create's main-thread time here).
+ */
+async function runInSavepoint(tx: Knex.Transaction, work: Work<unknown>): Promise<{ ok: boolean; value?: unknown; error?: unknown }> {
+  await tx.raw('SAVEPOINT group_commit_unit');
+  let value: unknown;
+  try {
+    value = await work(tx);
+  } catch (error) {
+    await tx.raw('ROLLBACK TO SAVEPOINT group_commit_unit');
+    await tx.raw('RELEASE SAVEPOINT group_commit_unit');
+    return { ok: false, error };
+  }
+  try {
+    await tx.raw('RELEASE SAVEPOINT group_commit_unit');
+  } catch (error) {
+    // The unit's held INSERTs failed as they were written (sqlite-insert-buffer.ts), which rolled
+    // the unit back to this savepoint and released it.
+    return { ok: false, error };
+  }
+  return { ok: true, value };
 }
 
 async function runWithRetries<T>(knex: Knex, work: Work<T>): Promise<T> {
