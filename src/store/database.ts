@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import knex, { Knex } from 'knex';
+import { BufferingPgClient } from './pg-client';
 import { CachingBetterSqlite3Client } from './sqlite-client';
 import { ReaderThreadClient } from './sqlite-reader-client';
 
@@ -150,7 +151,8 @@ interface ExecConnection {
 
 function postgresConfig(url: string, schema?: string): Knex.Config {
   return {
-    client: 'pg',
+    // knex's pg client, with a transaction's INSERTs written together (./pg-client.ts).
+    client: BufferingPgClient as unknown as typeof Knex.Client,
     connection: url,
     searchPath: schema ? [schema] : undefined,
     pool: { min: 0, max: 10 },

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { InsertBuffer } from './sqlite-insert-buffer';
+import { SqliteInsertBuffer } from './sqlite-insert-buffer';
 import { StatementCache, toKnexResponse, type QueryObject, type SqliteConnection } from './sqlite-statements';
 
 /** knex's own better-sqlite3 client (no type declarations are published for dialect modules). */
@@ -12,11 +12,11 @@ export function formatBindings(client: object, bindings: unknown[] | undefined):
 }
 
 /** Per connection, not per client: knex runs transactions on copies of the client object. */
-const runnerOf = new WeakMap<SqliteConnection, InsertBuffer>();
+const runnerOf = new WeakMap<SqliteConnection, SqliteInsertBuffer>();
 
 /**
  * knex's better-sqlite3 client, with each connection's prepared statements reused
- * (./sqlite-statements.ts) and a transaction's INSERTs written together (./sqlite-insert-buffer.ts).
+ * (./sqlite-statements.ts) and a transaction's INSERTs written together (./insert-buffer.ts).
  */
 export class CachingBetterSqlite3Client extends KnexBetterSqlite3Client {
   async _query(connection: SqliteConnection, obj: QueryObject): Promise<QueryObject> {
@@ -25,7 +25,7 @@ export class CachingBetterSqlite3Client extends KnexBetterSqlite3Client {
     }
     let runner = runnerOf.get(connection);
     if (!runner) {
-      runner = new InsertBuffer(new StatementCache(connection));
+      runner = new SqliteInsertBuffer(new StatementCache(connection));
       runnerOf.set(connection, runner);
     }
     return toKnexResponse(obj, runner.run(obj.sql, formatBindings(this, obj.bindings)));

@@ -1,78 +1,34 @@
+import { HeldInserts, splitInsert, valuesList, type InsertShape } from './insert-buffer';
 import type { StatementCache, StatementResult } from './sqlite-statements';
 
 /** SQLite's default limit on bound variables per statement is 32,766; stay well below it. */
 const MAX_VARIABLES = 8_000;
-const SHAPES_KEPT = 500;
-
-const BEGIN = /^BEGIN\b/i;
-const ENDS = /^(COMMIT|ROLLBACK)\b(?! TO)/i;
-const ROLLBACK = /^ROLLBACK\b/i;
-const COMMIT = /^COMMIT\b/i;
-const RELEASE = /^RELEASE SAVEPOINT (\w+);?$/i;
-/** `insert into \`t\` (\`a\`, \`b\`)` and what follows: knex's plain INSERT, one row or several. */
-const INSERT = /^(insert into `\w+` \((`\w+`(?:, `\w+`)*)\)) (.*)$/s;
-
-interface InsertShape {
-  /** `insert into \`t\` (\`a\`, \`b\`)` */
-  prefix: string;
-  columns: number;
-}
+const MERGED_KEPT = 500;
 
 /**
- * Plain INSERTs inside a transaction, held back and run together: at the next statement that is not
- * such an INSERT, the held rows are written with one multi-row `INSERT … VALUES` per table and column
- * list. A create writes ~11 small INSERTs into 6 tables (the resource, its history, three index
- * tables, and the same again for its Provenance, plus the AuditEvent); they become 6 statements.
- * Reads in the transaction see every row written before them: any other statement flushes first.
- *
- * The order of INSERTs into different tables changes, never within a table; these tables have no
- * triggers or foreign keys between them. A held INSERT that fails is reported to the statement that
- * flushed it, and what its unit wrote is undone as if it had failed in place: a RELEASE SAVEPOINT
- * rolls back to the savepoint first, a COMMIT rolls back; anything else fails, and its caller's
- * error handling rolls back as it would have. A ROLLBACK drops the held rows: it would undo them.
+ * A SQLite connection's statements with the transaction's plain INSERTs held and written per table
+ * (./insert-buffer.ts). Synchronous, like better-sqlite3.
  */
-export class InsertBuffer {
-  private inTransaction = false;
-  private readonly held = new Map<string, { shape: InsertShape; bindings: unknown[] }>();
-  private readonly shapes = new Map<string, InsertShape | null>();
+export class SqliteInsertBuffer {
+  private readonly held = new HeldInserts(parseSqliteInsert);
   /** Multi-row INSERTs by row count and prefix, as run. */
   private readonly merged = new Map<string, string>();
 
   constructor(private readonly statements: StatementCache) {}
 
   run(sql: string, bindings: unknown[]): StatementResult {
-    if (this.inTransaction) {
-      const shape = this.shapeOf(sql, bindings.length);
-      if (shape) {
-        const held = this.held.get(shape.prefix);
-        if (held) {
-          held.bindings.push(...bindings);
-        } else {
-          this.held.set(shape.prefix, { shape, bindings: [...bindings] });
-        }
-        return { changes: bindings.length / shape.columns, lastInsertRowid: 0 };
-      }
+    const rows = this.held.hold(sql, bindings);
+    if (rows !== undefined) {
+      return { changes: rows, lastInsertRowid: 0 };
     }
-    if (ROLLBACK.test(sql)) {
-      this.held.clear();
-    } else {
-      this.flush(sql);
-    }
+    this.flushBefore(sql);
     const result = this.statements.execute(sql, bindings);
-    if (BEGIN.test(sql)) {
-      this.inTransaction = true;
-    } else if (ENDS.test(sql)) {
-      this.inTransaction = false;
-    }
+    this.held.ran(sql);
     return result;
   }
 
-  private flush(next: string): void {
-    if (this.held.size === 0) {
-      return;
-    }
-    const groups = [...this.held.values()];
-    this.held.clear();
+  private flushBefore(next: string): void {
+    const groups = this.held.take(next);
     try {
       for (const { shape, bindings } of groups) {
         const perStatement = Math.max(1, Math.floor(MAX_VARIABLES / shape.columns)) * shape.columns;
@@ -82,13 +38,8 @@ export class InsertBuffer {
         }
       }
     } catch (err) {
-      const release = RELEASE.exec(next);
-      if (release) {
-        this.statements.execute(`ROLLBACK TO SAVEPOINT ${release[1]}`, []);
-        this.statements.execute(next, []);
-      } else if (COMMIT.test(next)) {
-        this.statements.execute('ROLLBACK', []);
-        this.inTransaction = false;
+      for (const undo of this.held.undoBefore(next)) {
+        this.statements.execute(undo, []);
       }
       throw err;
     }
@@ -98,49 +49,27 @@ export class InsertBuffer {
     const key = `${rows} ${shape.prefix}`;
     let sql = this.merged.get(key);
     if (sql === undefined) {
-      sql = valuesInsert(shape, rows);
-      if (this.merged.size >= SHAPES_KEPT) {
+      sql = `${shape.prefix} values ${valuesList(shape.columns, rows, () => '?')}`;
+      if (this.merged.size >= MERGED_KEPT) {
         this.merged.clear();
       }
       this.merged.set(key, sql);
     }
     return sql;
   }
-
-  /** The INSERT's table and columns, if it is a plain one knex built (`VALUES` or `UNION ALL`). */
-  private shapeOf(sql: string, bindingCount: number): InsertShape | null {
-    let shape = this.shapes.get(sql);
-    if (shape === undefined) {
-      shape = parseInsert(sql, bindingCount);
-      if (this.shapes.size >= SHAPES_KEPT) {
-        this.shapes.clear();
-      }
-      this.shapes.set(sql, shape);
-    }
-    return shape;
-  }
 }
 
-function parseInsert(sql: string, bindingCount: number): InsertShape | null {
-  const match = INSERT.exec(sql);
-  if (!match) {
+/** knex's SQLite INSERT of plain rows: `values (?, ?)` for one row, `select ? as a … union all …` for several. */
+function parseSqliteInsert(sql: string, bindingCount: number): InsertShape | null {
+  const parts = splitInsert(sql, '`');
+  if (!parts || bindingCount === 0 || bindingCount % parts.columnNames.length !== 0) {
     return null;
   }
-  const [, prefix, columnList, rest] = match;
-  const columnNames = columnList.split(', ');
-  const columns = columnNames.length;
-  if (bindingCount === 0 || bindingCount % columns !== 0) {
-    return null;
-  }
+  const columns = parts.columnNames.length;
   const rows = bindingCount / columns;
-  const shape = { prefix, columns };
-  // Only the exact shapes knex emits for plain rows: nothing with RETURNING, ON CONFLICT or literals.
-  const selectRow = `select ${columnNames.map((c) => `? as ${c}`).join(', ')}`;
-  const union = Array.from({ length: rows }, () => selectRow).join(' union all ');
-  return rest === valuesInsert(shape, rows).slice(prefix.length + 1) || rest === union ? shape : null;
-}
-
-function valuesInsert(shape: InsertShape, rows: number): string {
-  const row = `(${Array.from({ length: shape.columns }, () => '?').join(', ')})`;
-  return `${shape.prefix} values ${Array.from({ length: rows }, () => row).join(', ')}`;
+  const selectRow = `select ${parts.columnNames.map((c) => `? as ${c}`).join(', ')}`;
+  const plain =
+    parts.rest === `values ${valuesList(columns, rows, () => '?')}` ||
+    parts.rest === Array.from({ length: rows }, () => selectRow).join(' union all ');
+  return plain ? { prefix: parts.prefix, columns } : null;
 }

@@ -127,7 +127,7 @@ async function runInSavepoint(tx: Knex.Transaction, work: Work<unknown>): Promis
   try {
     await tx.raw('RELEASE SAVEPOINT group_commit_unit');
   } catch (error) {
-    // The unit's held INSERTs failed as they were written (sqlite-insert-buffer.ts), which rolled
+    // The unit's held INSERTs failed as they were written (insert-buffer.ts), which rolled
     // the unit back to this savepoint and released it.
     return { ok: false, error };
   }

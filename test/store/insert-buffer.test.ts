@@ -1,12 +1,14 @@
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
-import { InsertBuffer } from '../../src/store/sqlite-insert-buffer';
+import { openDatabase, type Database as Database_ } from '../../src/store/database';
+import { SqliteInsertBuffer } from '../../src/store/sqlite-insert-buffer';
 import { StatementCache } from '../../src/store/sqlite-statements';
+import { testDatabaseKinds, type TestDatabase } from '../support/databases';
 
-/** The SQLite client's held INSERTs (src/store/sqlite-insert-buffer.ts) on a real connection. */
+/** The SQLite client's held INSERTs (src/store/insert-buffer.ts) on a real connection. */
 describe('SQLite insert buffer', () => {
   let db: Database.Database;
-  let sql: InsertBuffer;
+  let sql: SqliteInsertBuffer;
   const insertT = 'insert into `t` (`id`, `v`) values (?, ?)';
   const insertTMany = 'insert into `t` (`id`, `v`) select ? as `id`, ? as `v` union all select ? as `id`, ? as `v`';
   const insertU = 'insert into `u` (`id`) values (?)';
@@ -24,7 +26,7 @@ describe('SQLite insert buffer', () => {
   beforeEach(() => {
     db = new Database(':memory:');
     db.exec('create table t (id integer primary key, v text); create table u (id integer primary key)');
-    sql = new InsertBuffer(new StatementCache(db));
+    sql = new SqliteInsertBuffer(new StatementCache(db));
   });
   afterEach(() => db.close());
 
@@ -108,3 +110,79 @@ describe('SQLite insert buffer', () => {
     run('COMMIT;');
   });
 });
+
+/** The same, through knex, on each database the server runs on (SQLite's client and BufferingPgClient). */
+for (const kind of testDatabaseKinds()) {
+  describe(`Held INSERTs through knex (${kind.name})`, function () {
+    this.timeout(30_000);
+    let database: TestDatabase;
+    let db: Database_;
+    const ids = async (table: string): Promise<number[]> =>
+      ((await db.knex(table).select('id').orderBy('id')) as { id: number }[]).map((r) => Number(r.id));
+    const duplicateKey = ['23505', 'SQLITE_CONSTRAINT_PRIMARYKEY'];
+
+    before(async () => {
+      database = await kind.create();
+      db = openDatabase(database.url, { pgSchema: database.pgSchema });
+      await db.knex.schema.createTable('held_t', (t) => {
+        t.integer('id').primary();
+        t.text('v');
+      });
+      await db.knex.schema.createTable('held_u', (t) => t.integer('id').primary());
+      await db.knex('held_t').insert({ id: 1, v: 'committed before' });
+    });
+    after(async () => {
+      await db.close();
+      await database.dispose();
+    });
+
+    it('a transaction reads the rows it inserted, and commits them all', async () => {
+      await db.knex.transaction(async (tx) => {
+        await tx('held_t').insert({ id: 2, v: 'b' });
+        await tx('held_t').insert([
+          { id: 3, v: 'c' },
+          { id: 4, v: 'd' },
+        ]);
+        await tx('held_u').insert({ id: 10 });
+        const row = (await tx('held_t').count('* as n').first()) as { n: number | string };
+        expect(Number(row.n)).to.equal(4);
+      });
+      expect(await ids('held_t')).to.deep.equal([1, 2, 3, 4]);
+      expect(await ids('held_u')).to.deep.equal([10]);
+    });
+
+    it('a failing INSERT in a savepoint fails that savepoint alone, with the driver\'s error code', async () => {
+      await db.knex.transaction(async (tx) => {
+        await tx('held_u').insert({ id: 20 });
+        const err = (await tx
+          .transaction(async (sp) => {
+            await sp('held_u').insert({ id: 21 });
+            await sp('held_t').insert({ id: 1, v: 'duplicate key' });
+          })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          )) as { code?: string } | undefined;
+        expect(duplicateKey).to.include(err?.code);
+        await tx('held_u').insert({ id: 22 });
+      });
+      expect(await ids('held_u')).to.deep.equal([10, 20, 22]);
+    });
+
+    it('a failing INSERT before COMMIT rolls the transaction back, and the connection goes on', async () => {
+      const err = (await db.knex
+        .transaction(async (tx) => {
+          await tx('held_u').insert({ id: 30 });
+          await tx('held_t').insert({ id: 1, v: 'duplicate key' });
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )) as { code?: string } | undefined;
+      expect(duplicateKey).to.include(err?.code);
+      expect(await ids('held_u')).to.not.include(30);
+      await db.knex.transaction(async (tx) => tx('held_u').insert({ id: 31 }));
+      expect(await ids('held_u')).to.include(31);
+    });
+  });
+}
