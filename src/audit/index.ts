@@ -17,9 +17,14 @@ export class AuditTrail {
     this.guard = createAuditGuard(this.store);
   }
 
-  /** Write hooks: Provenance for each create/update, then the AuditEvent, both in the write's transaction. */
+  /**
+   * Write hooks: the AuditEvent, then a Provenance for each create/update, both in the write's
+   * transaction. The AuditEvent's row first: the Provenance's own hooks read (subscription
+   * matching), which writes the rows held so far, and the AuditEvent's then goes with them
+   * (one round trip on PostgreSQL, src/store/insert-buffer.ts).
+   */
   writeHooks(repoIn: (tx: Knex.Transaction) => Repository): WriteHook[] {
-    return [provenanceHook(repoIn), auditWriteHook(this.store)];
+    return [auditWriteHook(this.store), provenanceHook(repoIn)];
   }
 
   /** The repository the FHIR core uses: serves AuditEvents from the audit table. */
