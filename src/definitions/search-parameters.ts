@@ -22,7 +22,9 @@ const extra: SearchParameter[] = [];
 
 /**
  * Adds search parameters beyond the R4 set (the block profiles' own), before first use.
- * Definitions must have `base`, `code`, `type` and `expression`.
+ * Definitions must have `base`, `code`, `type` and `expression`. Index rows are extracted on the
+ * validation workers too (src/validation/validation-worker.ts): register the same parameters there
+ * (at the worker's start), or the rows it returns will miss them.
  */
 export function registerSearchParameters(params: SearchParameter[]): void {
   extra.push(...params);

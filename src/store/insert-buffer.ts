@@ -34,24 +34,26 @@ export interface HeldGroup {
 /** Recognises the INSERTs a dialect's knex compiler emits for plain rows (null for anything else). */
 export type InsertParser = (sql: string, bindingCount: number) => InsertShape | null;
 
-const BEGIN = /^BEGIN\b/i;
-const ENDS = /^(COMMIT|ROLLBACK)\b(?! TO)/i;
 const ROLLBACK = /^ROLLBACK\b/i;
 const COMMIT = /^COMMIT\b/i;
 const RELEASE = /^RELEASE SAVEPOINT (\w+);?$/i;
 const SHAPES_KEPT = 500;
+const INSERT_INTO = /^insert into /;
 
-/** One connection's held INSERTs; the dialect's client runs what this hands back. */
+/**
+ * One connection's held INSERTs; the dialect's client runs what this hands back. Whether the
+ * connection is in a transaction is the driver's to say (not read from the SQL, which a failed
+ * COMMIT would leave wrong): outside one, an INSERT must run, and fail, where it is issued.
+ */
 export class HeldInserts {
-  private inTransaction = false;
   private readonly held = new Map<string, HeldGroup>();
   private readonly shapes = new Map<string, InsertShape | null>();
 
   constructor(private readonly parse: InsertParser) {}
 
   /** Holds a plain INSERT made inside a transaction and returns its row count; undefined otherwise. */
-  hold(sql: string, bindings: unknown[]): number | undefined {
-    if (!this.inTransaction) {
+  hold(sql: string, bindings: unknown[], inTransaction: boolean): number | undefined {
+    if (!inTransaction || !INSERT_INTO.test(sql)) {
       return undefined;
     }
     const shape = this.shapeOf(sql, bindings.length);
@@ -83,19 +85,9 @@ export class HeldInserts {
       return [`ROLLBACK TO SAVEPOINT ${release[1]}`, next];
     }
     if (COMMIT.test(next)) {
-      this.inTransaction = false;
       return ['ROLLBACK'];
     }
     return [];
-  }
-
-  /** `sql` ran: follow the transaction's start and end. */
-  ran(sql: string): void {
-    if (BEGIN.test(sql)) {
-      this.inTransaction = true;
-    } else if (ENDS.test(sql)) {
-      this.inTransaction = false;
-    }
   }
 
   private shapeOf(sql: string, bindingCount: number): InsertShape | null {

@@ -191,6 +191,13 @@ export class KnexRepository implements Repository {
       : transactionRunner(this.knex, this.dialect).run((tx) => checkReferences(tx, references));
   }
 
+  async settleWrites(): Promise<void> {
+    if (this.tx) {
+      // Any statement other than a plain INSERT writes the held rows first.
+      await this.tx.raw('select 1');
+    }
+  }
+
   async lock(key: string): Promise<void> {
     if (!this.tx) {
       throw new Error('lock() needs a transaction: call it inside repository.transaction()');

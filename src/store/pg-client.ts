@@ -34,7 +34,9 @@ export class BufferingPgClient extends KnexPgClient {
       held = new HeldInserts(parsePgInsert);
       heldOf.set(connection, held);
     }
-    const rows = held.hold(obj.sql, obj.bindings ?? []);
+    // 'T': in a transaction that has not failed ('E' is an aborted one, where an INSERT must fail now).
+    const inTransaction = (connection as { getTransactionStatus?(): string }).getTransactionStatus?.() === 'T';
+    const rows = held.hold(obj.sql, obj.bindings ?? [], inTransaction);
     if (rows !== undefined) {
       obj.response = { command: 'INSERT', rowCount: rows, rows: [] };
       return obj;
@@ -52,9 +54,7 @@ export class BufferingPgClient extends KnexPgClient {
         throw err;
       }
     }
-    const result = await run(connection, obj);
-    held.ran(obj.sql);
-    return result;
+    return run(connection, obj);
   }
 }
 

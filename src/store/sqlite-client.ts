@@ -2,6 +2,9 @@ import type { Knex } from 'knex';
 import { SqliteInsertBuffer } from './sqlite-insert-buffer';
 import { StatementCache, toKnexResponse, type QueryObject, type SqliteConnection } from './sqlite-statements';
 
+/** A better-sqlite3 connection as this client uses it. */
+type Connection = SqliteConnection & { readonly inTransaction: boolean };
+
 /** knex's own better-sqlite3 client (no type declarations are published for dialect modules). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const KnexBetterSqlite3Client = require('knex/lib/dialects/better-sqlite3') as new (config: Knex.Config) => object;
@@ -12,20 +15,20 @@ export function formatBindings(client: object, bindings: unknown[] | undefined):
 }
 
 /** Per connection, not per client: knex runs transactions on copies of the client object. */
-const runnerOf = new WeakMap<SqliteConnection, SqliteInsertBuffer>();
+const runnerOf = new WeakMap<Connection, SqliteInsertBuffer>();
 
 /**
  * knex's better-sqlite3 client, with each connection's prepared statements reused
  * (./sqlite-statements.ts) and a transaction's INSERTs written together (./insert-buffer.ts).
  */
 export class CachingBetterSqlite3Client extends KnexBetterSqlite3Client {
-  async _query(connection: SqliteConnection, obj: QueryObject): Promise<QueryObject> {
+  async _query(connection: Connection, obj: QueryObject): Promise<QueryObject> {
     if (!obj.sql) {
       throw new Error('The query is empty');
     }
     let runner = runnerOf.get(connection);
     if (!runner) {
-      runner = new SqliteInsertBuffer(new StatementCache(connection));
+      runner = new SqliteInsertBuffer(new StatementCache(connection), connection);
       runnerOf.set(connection, runner);
     }
     return toKnexResponse(obj, runner.run(obj.sql, formatBindings(this, obj.bindings)));

@@ -14,17 +14,28 @@ export class SqliteInsertBuffer {
   /** Multi-row INSERTs by row count and prefix, as run. */
   private readonly merged = new Map<string, string>();
 
-  constructor(private readonly statements: StatementCache) {}
+  constructor(
+    private readonly statements: StatementCache,
+    private readonly connection: { readonly inTransaction: boolean },
+  ) {}
 
   run(sql: string, bindings: unknown[]): StatementResult {
-    const rows = this.held.hold(sql, bindings);
+    const inTransaction = this.connection.inTransaction;
+    const rows = this.held.hold(sql, bindings, inTransaction);
     if (rows !== undefined) {
       return { changes: rows, lastInsertRowid: 0 };
     }
-    this.flushBefore(sql);
-    const result = this.statements.execute(sql, bindings);
-    this.held.ran(sql);
-    return result;
+    try {
+      this.flushBefore(sql);
+      return this.statements.execute(sql, bindings);
+    } catch (err) {
+      if (inTransaction && !this.connection.inTransaction) {
+        // SQLite rolled the whole transaction back (a full disk, I/O error, or our own undo before a
+        // COMMIT): nothing before this in it survives, which whoever ran units in it must know.
+        markTransactionLost(err);
+      }
+      throw err;
+    }
   }
 
   private flushBefore(next: string): void {
@@ -38,8 +49,12 @@ export class SqliteInsertBuffer {
         }
       }
     } catch (err) {
-      for (const undo of this.held.undoBefore(next)) {
-        this.statements.execute(undo, []);
+      try {
+        for (const undo of this.held.undoBefore(next)) {
+          this.statements.execute(undo, []);
+        }
+      } catch {
+        // SQLite already rolled the whole transaction back (run() reports it): the INSERT's error says why.
       }
       throw err;
     }
@@ -56,6 +71,17 @@ export class SqliteInsertBuffer {
       this.merged.set(key, sql);
     }
     return sql;
+  }
+}
+
+/** Set on an error after which the transaction it happened in is gone (rolled back entirely). */
+export function transactionLost(err: unknown): boolean {
+  return (err as { transactionLost?: boolean } | null)?.transactionLost === true;
+}
+
+function markTransactionLost(err: unknown): void {
+  if (err !== null && typeof err === 'object') {
+    (err as { transactionLost?: boolean }).transactionLost = true;
   }
 }
 

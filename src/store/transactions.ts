@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { fail } from '../common/errors';
 import { yieldToEventLoop } from '../common/yield';
 import type { Dialect } from './database';
+import { transactionLost } from './sqlite-insert-buffer';
 
 /** Thrown inside a write when a concurrent writer got there first; the whole unit is re-run. */
 export class WriteConflict extends Error {
@@ -76,16 +77,18 @@ export class TransactionRunner {
 
   private async commitBatch(batch: Unit[]): Promise<void> {
     const outcomes: { unit: Unit; ok: boolean; value?: unknown; error?: unknown }[] = [];
+    let lost: unknown;
     try {
       await this.knex.transaction(async (tx) => {
         for (const unit of batch) {
           await yieldToEventLoop();
-          outcomes.push({ unit, ...(await runInSavepoint(tx, unit.work)) });
+          outcomes.push({ unit, ...(await runInSavepoint(tx, unit.work).catch((error: unknown) => Promise.reject((lost = error)))) });
         }
       });
     } catch (error) {
-      // The COMMIT itself failed (disk, lock): nothing of this batch is stored.
-      batch.forEach((unit) => this.retryOrReject(unit, error));
+      // The COMMIT failed (disk, lock), or the transaction was lost under a unit (then knex's
+      // ROLLBACK fails too; the unit's error says why): nothing of this batch is stored.
+      batch.forEach((unit) => this.retryOrReject(unit, lost ?? error));
       return;
     }
     for (const { unit, ok, value, error } of outcomes) {
@@ -120,6 +123,9 @@ async function runInSavepoint(tx: Knex.Transaction, work: Work<unknown>): Promis
   try {
     value = await work(tx);
   } catch (error) {
+    if (transactionLost(error)) {
+      throw error;
+    }
     await tx.raw('ROLLBACK TO SAVEPOINT group_commit_unit');
     await tx.raw('RELEASE SAVEPOINT group_commit_unit');
     return { ok: false, error };
@@ -127,6 +133,10 @@ async function runInSavepoint(tx: Knex.Transaction, work: Work<unknown>): Promis
   try {
     await tx.raw('RELEASE SAVEPOINT group_commit_unit');
   } catch (error) {
+    if (transactionLost(error)) {
+      // The whole transaction is gone: end the batch (its units are retried or rejected).
+      throw error;
+    }
     // The unit's held INSERTs failed as they were written (insert-buffer.ts), which rolled
     // the unit back to this savepoint and released it.
     return { ok: false, error };

@@ -134,6 +134,12 @@ export interface Repository {
   lock(key: string): Promise<void>;
   /** Checks that every reference points at a live resource (a 422 naming the ones that do not). */
   verifyReferences(references: RequiredReference[]): Promise<void>;
+  /**
+   * Inside `transaction`: writes now whatever the store holds back of this transaction's writes
+   * (src/store/insert-buffer.ts), so that a failure among them is reported here, by the caller
+   * that made them (a transaction Bundle names the entry).
+   */
+  settleWrites(): Promise<void>;
   /** Runs `work` with a repository whose writes share one transaction (bundles, imports). */
   transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T>;
   /** Live current versions of one type in id order, one keyset page at a time (exports, `$everything`). */

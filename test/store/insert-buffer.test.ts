@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import Database from 'better-sqlite3';
 import { openDatabase, type Database as Database_ } from '../../src/store/database';
 import { SqliteInsertBuffer } from '../../src/store/sqlite-insert-buffer';
+import { TransactionRunner } from '../../src/store/transactions';
 import { StatementCache } from '../../src/store/sqlite-statements';
 import { testDatabaseKinds, type TestDatabase } from '../support/databases';
 
@@ -26,7 +27,7 @@ describe('SQLite insert buffer', () => {
   beforeEach(() => {
     db = new Database(':memory:');
     db.exec('create table t (id integer primary key, v text); create table u (id integer primary key)');
-    sql = new SqliteInsertBuffer(new StatementCache(db));
+    sql = new SqliteInsertBuffer(new StatementCache(db), db);
   });
   afterEach(() => db.close());
 
@@ -183,6 +184,51 @@ for (const kind of testDatabaseKinds()) {
       expect(await ids('held_u')).to.not.include(30);
       await db.knex.transaction(async (tx) => tx('held_u').insert({ id: 31 }));
       expect(await ids('held_u')).to.include(31);
+    });
+
+    it('after a COMMIT the database refused, INSERTs outside a transaction run (and fail) where they are issued', async () => {
+      // A COMMIT that fails in the database itself, not in the held rows: a deferred unique check on
+      // PostgreSQL; on SQLite a full disk, which rolls the whole group commit back.
+      if (kind.name === 'postgres') {
+        await db.knex.raw('create table held_d (id integer, constraint held_d_u unique (id) deferrable initially deferred)');
+        const err = (await db.knex
+          .transaction(async (tx) => {
+            await tx('held_d').insert({ id: 1 });
+            await tx('held_d').insert({ id: 1 });
+          })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          )) as { code?: string } | undefined;
+        expect(err?.code).to.equal('23505');
+      } else {
+        const [{ page_count: pages }] = (await db.knex.raw('PRAGMA page_count')) as { page_count: number }[];
+        await db.knex.raw(`PRAGMA max_page_count = ${pages + 2}`);
+        const runner = new TransactionRunner(db.knex, 'sqlite');
+        const unit = (id: number, size: number): Promise<unknown> =>
+          runner.run(async (tx) => tx('held_t').insert({ id, v: 'x'.repeat(size) })).then(
+            () => 'stored',
+            (e: { code?: string }) => e.code,
+          );
+        const outcomes = await Promise.all([unit(100, 10), unit(101, 300_000), unit(102, 10)]);
+        expect(outcomes, 'the whole batch was rolled back, and says why').to.deep.equal(['SQLITE_FULL', 'SQLITE_FULL', 'SQLITE_FULL']);
+        expect(await ids('held_t')).to.not.include.members([100, 102]);
+        await db.knex.raw('PRAGMA max_page_count = 1073741823');
+      }
+      await db.knex('held_u').insert({ id: 40 });
+      const other = openDatabase(database.url, { pgSchema: database.pgSchema });
+      try {
+        expect(((await other.knex('held_u').where({ id: 40 })) as unknown[]).length, 'committed at once').to.equal(1);
+      } finally {
+        await other.close();
+      }
+      const replay = (await db.knex('held_u')
+        .insert({ id: 40 })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )) as { code?: string } | undefined;
+      expect(duplicateKey, 'a duplicate fails where it is issued').to.include(replay?.code);
     });
   });
 }

@@ -51,6 +51,7 @@ export function bundleHandler(router: FhirRouter): FhirHandler {
         const first = deferred.length;
         try {
           responses.set(p.index, p.existing ?? (await router.handle(p.req, txCtx)));
+          await repo.settleWrites();
         } catch (err) {
           throw inEntry(err, p);
         }
