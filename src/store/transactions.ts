@@ -56,7 +56,9 @@ export class TransactionRunner {
       // The batch runs in the context of whichever request started the flush: bind each unit to its
       // own request's async context, so that what hooks read from it (the client, for the
       // AuditEvent and Provenance) belongs to the request that made the write.
-      this.queue.push({ work: AsyncResource.bind(work), attempts: 0, resolve: resolve as (v: unknown) => void, reject });
+      const scope = new AsyncResource('group-commit-unit');
+      const bound: Work<unknown> = (tx) => scope.runInAsyncScope(work, undefined, tx);
+      this.queue.push({ work: bound, attempts: 0, resolve: resolve as (v: unknown) => void, reject });
       if (!this.flushing) {
         this.flushing = true;
         // Let the other requests of this event-loop turn join the batch.
