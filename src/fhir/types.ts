@@ -48,6 +48,11 @@ export interface FhirResponse {
   status: number;
   /** A resource made for this response (Bundle, CapabilityStatement, OperationOutcome…). */
   body?: Resource;
+  /**
+   * `body` already serialized, sent as it is (a searchset assembled from the stored JSON of its
+   * resources); whoever needs the object reads `body`, which parses it.
+   */
+  json?: string;
   /** A stored resource version: its JSON is sent as stored, and ETag/Last-Modified come from it. */
   version?: StoredVersion;
   /** What happened, with any warnings: the body under `Prefer: return=OperationOutcome`. */

@@ -47,6 +47,8 @@ export function sendFhirResponse(req: Request, res: Response, baseUrl: string, r
   }
   if (version?.json !== undefined) {
     sendJson(req, res, version.json);
+  } else if (response.json !== undefined) {
+    sendJson(req, res, response.json);
   } else if (response.body) {
     sendJson(req, res, JSON.stringify(response.body));
   } else {

@@ -4,6 +4,11 @@ import type { SearchPlan } from './types';
 
 const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
 
+/** Whether `shapeResource` changes anything under this plan (`_summary` or `_elements` asked for). */
+export function shapes(plan: SearchPlan): boolean {
+  return plan.elements !== undefined || (plan.summary !== undefined && plan.summary !== 'false' && plan.summary !== 'count');
+}
+
 /**
  * Applies `_summary` and `_elements` to a matched resource (search.html#summary, #elements): keeps the
  * requested (or summary) elements plus those a resource must always have, and tags the result as
