@@ -125,6 +125,39 @@ for (const kind of testDatabaseKinds()) {
       expect((await server.fhir(`/Patient?identifier=${MRN}|MRN-T3`)).body.entry ?? []).to.have.length(0);
     });
 
+    it('a row the database refuses is reported against the entry that wrote it, and nothing is stored', async () => {
+      // A trigger refuses the search row of one family name: the refusal comes from the database,
+      // after the entry's rows were held and written together with later entries' (insert-buffer.ts).
+      const knex = server.core.db.knex;
+      if (kind.name === 'postgres') {
+        await knex.raw(
+          "create function refuse_marker() returns trigger language plpgsql as $$ begin raise exception 'refused by the test trigger'; end $$",
+        );
+        await knex.raw("create trigger refuse_marker before insert on search_string for each row when (new.value = 'refusedfamily') execute function refuse_marker()");
+      } else {
+        await knex.raw(
+          "create trigger refuse_marker before insert on search_string when new.value = 'refusedfamily' begin select raise(abort, 'refused by the test trigger'); end",
+        );
+      }
+      try {
+        const before = await versions();
+        const entry: BundleEntry[] = ['Firstfamily', 'Refusedfamily', 'Thirdfamily', 'Fourthfamily'].map((family) => ({
+          resource: patient(family),
+          request: { method: 'POST', url: 'Patient' },
+        }));
+        const res = await server.fhir('', { method: 'POST', body: { resourceType: 'Bundle', type: 'transaction', entry } });
+        expect(res.status, res.text).to.be.within(400, 599);
+        expect(res.body.resourceType).to.equal('OperationOutcome');
+        expect(res.body.issue[0].diagnostics).to.contain('Bundle.entry[1]');
+        expect(await versions()).to.equal(before);
+      } finally {
+        await knex.raw('drop trigger refuse_marker' + (kind.name === 'postgres' ? ' on search_string' : ''));
+        if (kind.name === 'postgres') {
+          await knex.raw('drop function refuse_marker');
+        }
+      }
+    });
+
     it('rejects a reference to a fullUrl that is not in the transaction', async () => {
       const bundle = ehrPush('MRN-T4', 'PO-T4');
       (bundle.entry![0].resource as { subject: { reference: string } }).subject.reference = 'urn:uuid:99999999-9999-4999-8999-999999999999';

@@ -36,7 +36,11 @@ export function bundleHandler(router: FhirRouter): FhirHandler {
     if (bundle.type === 'batch') {
       return batch(router, ctx, plan(), representation);
     }
-    return ctx.repo.transaction(async (repo) => {
+    // The entries' rows are written together (src/store/insert-buffer.ts), so a row the database
+    // refuses may surface during a later entry. When that happens the Bundle is run once more, writing
+    // each entry's rows before the next: the error then names its entry (or, after a race, the
+    // second run succeeds). Only a failing Bundle pays for this.
+    const run = (careful: boolean): Promise<FhirResponse> => ctx.repo.transaction(async (repo) => {
       // Planned afresh on every attempt: a unit that lost a race is run again, and resolving
       // identities changes the entries (conditional criteria consumed, ids assigned, references
       // rewritten); a second attempt on those would skip If-None-Exist and leave references dangling.
@@ -51,9 +55,11 @@ export function bundleHandler(router: FhirRouter): FhirHandler {
         const first = deferred.length;
         try {
           responses.set(p.index, p.existing ?? (await router.handle(p.req, txCtx)));
-          await repo.settleWrites();
+          if (careful) {
+            await repo.settleWrites();
+          }
         } catch (err) {
-          throw inEntry(err, p);
+          throw !careful && isDatabaseError(err) ? new UnattributedWriteFailure(err) : inEntry(err, p);
         }
         for (let i = first; i < deferred.length; i++) {
           deferred[i] = { ...deferred[i], expression: entryExpression(deferred[i].expression, p.index) };
@@ -63,7 +69,25 @@ export function bundleHandler(router: FhirRouter): FhirHandler {
       await repo.verifyReferences(deferred);
       return responseBundle('transaction-response', planned.map((p) => toEntry(responses.get(p.index)!, p, representation)));
     });
+    return run(false).catch((err: unknown) => {
+      if (err instanceof UnattributedWriteFailure || isDatabaseError(err)) {
+        return run(true);
+      }
+      throw err;
+    });
   };
+}
+
+/** A database error met during a transaction Bundle's entries, whose cause may be an earlier entry's rows. */
+class UnattributedWriteFailure extends Error {
+  constructor(cause: unknown) {
+    super('A write of this transaction Bundle failed', { cause });
+  }
+}
+
+/** An error from the database driver (it carries the driver's code), not one of ours. */
+function isDatabaseError(err: unknown): boolean {
+  return !(err instanceof FhirError) && typeof (err as { code?: unknown } | null)?.code === 'string';
 }
 
 const CREATE_PATH = /^([A-Z][A-Za-z]+)$/;
