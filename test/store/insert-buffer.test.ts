@@ -112,6 +112,14 @@ describe('SQLite insert buffer', () => {
   });
 });
 
+/** What a promise was rejected with (undefined if it was fulfilled). */
+async function rejection(promise: Promise<unknown>): Promise<{ code?: string } | undefined> {
+  return promise.then(
+    () => undefined,
+    (e: unknown) => e as { code?: string },
+  );
+}
+
 /** The same, through knex, on each database the server runs on (SQLite's client and BufferingPgClient). */
 for (const kind of testDatabaseKinds()) {
   describe(`Held INSERTs through knex (${kind.name})`, function () {
@@ -155,15 +163,11 @@ for (const kind of testDatabaseKinds()) {
     it('a failing INSERT in a savepoint fails that savepoint alone, with the driver\'s error code', async () => {
       await db.knex.transaction(async (tx) => {
         await tx('held_u').insert({ id: 20 });
-        const err = (await tx
+        const err = await rejection(tx
           .transaction(async (sp) => {
             await sp('held_u').insert({ id: 21 });
             await sp('held_t').insert({ id: 1, v: 'duplicate key' });
-          })
-          .then(
-            () => undefined,
-            (e: unknown) => e,
-          )) as { code?: string } | undefined;
+          }));
         expect(duplicateKey).to.include(err?.code);
         await tx('held_u').insert({ id: 22 });
       });
@@ -171,15 +175,11 @@ for (const kind of testDatabaseKinds()) {
     });
 
     it('a failing INSERT before COMMIT rolls the transaction back, and the connection goes on', async () => {
-      const err = (await db.knex
+      const err = await rejection(db.knex
         .transaction(async (tx) => {
           await tx('held_u').insert({ id: 30 });
           await tx('held_t').insert({ id: 1, v: 'duplicate key' });
-        })
-        .then(
-          () => undefined,
-          (e: unknown) => e,
-        )) as { code?: string } | undefined;
+        }));
       expect(duplicateKey).to.include(err?.code);
       expect(await ids('held_u')).to.not.include(30);
       await db.knex.transaction(async (tx) => tx('held_u').insert({ id: 31 }));
@@ -191,15 +191,11 @@ for (const kind of testDatabaseKinds()) {
       // PostgreSQL; on SQLite a full disk, which rolls the whole group commit back.
       if (kind.name === 'postgres') {
         await db.knex.raw('create table held_d (id integer, constraint held_d_u unique (id) deferrable initially deferred)');
-        const err = (await db.knex
+        const err = await rejection(db.knex
           .transaction(async (tx) => {
             await tx('held_d').insert({ id: 1 });
             await tx('held_d').insert({ id: 1 });
-          })
-          .then(
-            () => undefined,
-            (e: unknown) => e,
-          )) as { code?: string } | undefined;
+          }));
         expect(err?.code).to.equal('23505');
       } else {
         const [{ page_count: pages }] = (await db.knex.raw('PRAGMA page_count')) as { page_count: number }[];
@@ -222,12 +218,8 @@ for (const kind of testDatabaseKinds()) {
       } finally {
         await other.close();
       }
-      const replay = (await db.knex('held_u')
-        .insert({ id: 40 })
-        .then(
-          () => undefined,
-          (e: unknown) => e,
-        )) as { code?: string } | undefined;
+      const replay = await rejection(db.knex('held_u')
+        .insert({ id: 40 }));
       expect(duplicateKey, 'a duplicate fails where it is issued').to.include(replay?.code);
     });
   });
