@@ -1,7 +1,8 @@
-import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Bundle } from '@medplum/fhirtypes';
 import { badRequest, gone, notFound } from '../../common/errors';
 import { MAX_COUNT } from '../../search/parse';
 import { parseInstant } from '../params';
+import { storedBundleResponse, type StoredEntry } from '../bundle-json';
 import type { FhirHandler } from '../types';
 
 /**
@@ -38,14 +39,14 @@ export const everything: FhirHandler = async (req, ctx) => {
   const since = sinceText === undefined ? undefined : parseInstant(sinceText, '_since');
   let [section, afterId] = parseCursor(single(req.query._cursor, '_cursor'));
 
-  const entry: BundleEntry[] = [];
+  const entry: StoredEntry[] = [];
   let more = false;
   while (section < SECTIONS.length) {
     const { type, mode } = SECTIONS[section];
     const rows = await ctx.repo.scan({ resourceType: type, patients: { ids: [id] }, since, afterId, limit: count - entry.length + 1 });
     const take = rows.slice(0, count - entry.length);
     for (const row of take) {
-      entry.push({ fullUrl: `${req.baseUrl}/${type}/${row.id}`, resource: JSON.parse(row.json) as Resource, search: { mode } });
+      entry.push({ fullUrl: `${req.baseUrl}/${type}/${row.id}`, json: row.json, search: { mode } });
     }
     if (rows.length > take.length) {
       more = true;
@@ -88,8 +89,7 @@ export const everything: FhirHandler = async (req, ctx) => {
   if (more) {
     links.push({ relation: 'next', url: link(encodeCursor(section, afterId)) });
   }
-  const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', link: links, entry: entry.length > 0 ? entry : undefined };
-  return { status: 200, body: bundle };
+  return storedBundleResponse({ resourceType: 'Bundle', type: 'searchset', link: links }, entry);
 };
 
 function single(value: string | string[] | undefined, name: string): string | undefined {

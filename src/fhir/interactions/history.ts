@@ -1,8 +1,9 @@
-import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Bundle } from '@medplum/fhirtypes';
 import { badRequest } from '../../common/errors';
 import type { StoredVersion } from '../../store/types';
 import { DEFAULT_COUNT, parseCount } from '../../search/parse';
 import { parseInstant } from '../params';
+import { storedBundleResponse, type StoredEntry } from '../bundle-json';
 import type { FhirContext, FhirRequest, FhirResponse } from '../types';
 
 
@@ -28,23 +29,16 @@ export async function history(req: FhirRequest, ctx: FhirContext): Promise<FhirR
       url: `${req.baseUrl}/${req.path}${queryString({ ...req.query, _cursor: page.nextCursor })}`,
     });
   }
-  const bundle: Bundle = {
-    resourceType: 'Bundle',
-    type: 'history',
-    total: page.total,
-    link,
-    // FHIR JSON has no empty arrays (json.html).
-    entry: page.versions.length > 0 ? page.versions.map((v) => toEntry(v, req.baseUrl)) : undefined,
-  };
-  return { status: 200, body: bundle };
+  const head: Omit<Bundle, 'entry'> = { resourceType: 'Bundle', type: 'history', total: page.total, link };
+  return storedBundleResponse(head, page.versions.map((v) => toEntry(v, req.baseUrl)));
 }
 
-function toEntry(version: StoredVersion, baseUrl: string): BundleEntry {
+function toEntry(version: StoredVersion, baseUrl: string): StoredEntry {
   const url = `${version.resourceType}/${version.id}`;
   const status = version.method === 'DELETE' ? '204 No Content' : version.versionId === '1' ? '201 Created' : '200 OK';
   return {
     fullUrl: `${baseUrl}/${url}`,
-    resource: version.json ? (JSON.parse(version.json) as Resource) : undefined,
+    json: version.json,
     request: { method: version.method, url: version.method === 'POST' ? version.resourceType : url },
     response: { status, etag: `W/"${version.versionId}"`, lastModified: version.lastUpdated },
   };

@@ -1,9 +1,10 @@
-import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { outcome } from '../../common/errors';
 import { encodeCursor, parseSearch } from '../../search/parse';
 import { shapeResource, shapes } from '../../search/shape';
 import type { IncludeSpec, SearchPage, SearchPlan } from '../../search/types';
 import type { ResourceKey, StoredVersion } from '../../store/types';
+import { storedBundleResponse, type StoredEntry } from '../bundle-json';
 import type { FhirContext, FhirRequest, FhirResponse } from '../types';
 
 /** Upper bound on resources added by _include/_revinclude to one page. */
@@ -31,70 +32,17 @@ export async function search(req: FhirRequest, ctx: FhirContext): Promise<FhirRe
 
   const link = pagingLinks(req, plan, page);
   const included = await includes(ctx, plan, page);
-  if (!shapes(plan)) {
-    return searchsetResponse(req.baseUrl, total, link, page.rows, included, plan);
-  }
-  const entry: BundleEntry[] = page.rows.map((row) => ({
-    fullUrl: `${req.baseUrl}/${row.resourceType}/${row.id}`,
-    resource: shapeResource(JSON.parse(row.json) as Resource, plan),
-    search: { mode: 'match' },
-  }));
-  for (const version of included) {
-    entry.push({
-      fullUrl: `${req.baseUrl}/${version.resourceType}/${version.id}`,
-      resource: JSON.parse(version.json!) as Resource,
-      search: { mode: 'include' },
-    });
-  }
+  // Matches go out as stored unless `_summary` / `_elements` cut them; included resources as stored.
+  const matchJson = (json: string): string => (shapes(plan) ? JSON.stringify(shapeResource(JSON.parse(json) as Resource, plan)) : json);
+  const entries: StoredEntry[] = [
+    ...page.rows.map((row) => ({ fullUrl: `${req.baseUrl}/${row.resourceType}/${row.id}`, json: matchJson(row.json), search: { mode: 'match' as const } })),
+    ...included.map((version) => ({ fullUrl: `${req.baseUrl}/${version.resourceType}/${version.id}`, json: version.json, search: { mode: 'include' as const } })),
+  ];
   if (plan.warnings.length > 0) {
-    entry.push({ resource: outcome(...plan.warnings), search: { mode: 'outcome' } });
+    entries.push({ json: JSON.stringify(outcome(...plan.warnings)), search: { mode: 'outcome' } });
   }
-
-  const bundle: Bundle = {
-    resourceType: 'Bundle',
-    type: 'searchset',
-    total,
-    link,
-    // FHIR JSON has no empty arrays (json.html): no matches, no `entry`.
-    entry: entry.length > 0 ? entry : undefined,
-  };
-  return { status: 200, body: bundle };
+  return storedBundleResponse({ resourceType: 'Bundle', type: 'searchset', total, link }, entries);
 }
-
-/**
- * The same searchset as the objects above would serialize to, written around the stored JSON of each
- * resource instead of parsing and re-serializing it (20 resources: ~15 % of a search's main thread).
- */
-function searchsetResponse(
-  baseUrl: string,
-  total: number | undefined,
-  link: Bundle['link'],
-  rows: StoredJson[],
-  included: StoredJson[],
-  plan: SearchPlan,
-): FhirResponse {
-  const entry = (version: StoredJson, mode: 'match' | 'include'): string =>
-    `{"fullUrl":${JSON.stringify(`${baseUrl}/${version.resourceType}/${version.id}`)},"resource":${version.json},"search":{"mode":"${mode}"}}`;
-  const entries = [...rows.map((row) => entry(row, 'match')), ...included.map((version) => entry(version, 'include'))];
-  if (plan.warnings.length > 0) {
-    entries.push(JSON.stringify({ resource: outcome(...plan.warnings), search: { mode: 'outcome' } }));
-  }
-  const json =
-    `{"resourceType":"Bundle","type":"searchset"${total === undefined ? '' : `,"total":${total}`}` +
-    `${link === undefined ? '' : `,"link":${JSON.stringify(link)}`}` +
-    // FHIR JSON has no empty arrays (json.html): no matches, no `entry`.
-    `${entries.length > 0 ? `,"entry":[${entries.join(',')}]` : ''}}`;
-  return {
-    status: 200,
-    json,
-    // Not a spread-able value: parsed only if someone reads it (a batch Bundle's GET entry).
-    get body(): Bundle {
-      return JSON.parse(json) as Bundle;
-    },
-  };
-}
-
-type StoredJson = Pick<StoredVersion, 'resourceType' | 'id' | 'json'>;
 
 function isForm(body: unknown): body is Record<string, string | string[]> {
   return body !== null && typeof body === 'object' && !Array.isArray(body) && !('resourceType' in body);
