@@ -23,8 +23,8 @@ const heldOf = new WeakMap<object, HeldInserts>();
  * knex's PostgreSQL client with a transaction's plain INSERTs held and written together
  * (./insert-buffer.ts): all held tables in one statement, as data-modifying CTEs
  * (`WITH a AS (INSERT …), b AS (INSERT …) INSERT …`), which PostgreSQL runs to completion whether
- * or not anything reads them. A create is then 4 round trips (BEGIN, the reference check, the
- * INSERTs, COMMIT) instead of 14.
+ * or not anything reads them. A create is then 5 round trips (BEGIN, the reference check, the
+ * subscription stamp, the INSERTs, COMMIT) instead of 15.
  */
 export class BufferingPgClient extends KnexPgClient {
   async _query(connection: object, obj: PgQuery): Promise<PgQuery> {
@@ -48,8 +48,12 @@ export class BufferingPgClient extends KnexPgClient {
           await run(connection, statement);
         }
       } catch (err) {
-        for (const undo of held.undoBefore(obj.sql)) {
-          await run(connection, { sql: undo, bindings: [] });
+        try {
+          for (const undo of held.undoBefore(obj.sql)) {
+            await run(connection, { sql: undo, bindings: [] });
+          }
+        } catch {
+          // The connection is broken or the transaction gone: the INSERT's error says why.
         }
         throw err;
       }
