@@ -6,7 +6,7 @@ const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-Observatio
 
 /** Whether `shapeResource` changes anything under this plan (`_summary` or `_elements` asked for). */
 export function shapes(plan: SearchPlan): boolean {
-  return plan.elements !== undefined || (plan.summary !== undefined && plan.summary !== 'false' && plan.summary !== 'count');
+  return keeperFor(plan) !== undefined;
 }
 
 /**
@@ -15,7 +15,7 @@ export function shapes(plan: SearchPlan): boolean {
  * SUBSETTED so no client mistakes it for the whole resource.
  */
 export function shapeResource(resource: Resource, plan: SearchPlan): Resource {
-  const keep = elementsToKeep(resource.resourceType, plan);
+  const keep = keeperFor(plan)?.(resource.resourceType);
   if (!keep) {
     return resource;
   }
@@ -31,25 +31,33 @@ export function shapeResource(resource: Resource, plan: SearchPlan): Resource {
   return out as unknown as Resource;
 }
 
-function elementsToKeep(resourceType: string, plan: SearchPlan): ((key: string) => boolean) | undefined {
-  const always = new Set(['resourceType', 'id', 'meta']);
-  const mandatory = getDataType(resourceType).mandatoryProperties ?? new Set<string>();
-  const keepOnly = (wanted: Set<string>) => (key: string) =>
-    always.has(key) || isElementOf(wanted, key) || isElementOf(mandatory, key);
+type Keep = (key: string) => boolean;
+
+/** What `_elements` / `_summary` keep of a resource of a given type; undefined when they ask for nothing. */
+function keeperFor(plan: SearchPlan): ((resourceType: string) => Keep) | undefined {
   if (plan.elements) {
-    return keepOnly(new Set(plan.elements));
+    const wanted = new Set(plan.elements);
+    return (resourceType) => keepOnly(resourceType, wanted);
   }
   switch (plan.summary) {
     case 'true':
-      return keepOnly(getDataType(resourceType).summaryProperties ?? new Set<string>());
+      return (resourceType) => keepOnly(resourceType, getDataType(resourceType).summaryProperties ?? new Set<string>());
     case 'text':
-      return keepOnly(new Set(['text']));
+      return (resourceType) => keepOnly(resourceType, new Set(['text']));
     case 'data':
-      return (key) => key !== 'text';
+      return () => (key) => key !== 'text';
     default:
       return undefined;
   }
 }
+
+/** The wanted elements, plus those every resource keeps and the type's mandatory ones. */
+function keepOnly(resourceType: string, wanted: Set<string>): Keep {
+  const mandatory = getDataType(resourceType).mandatoryProperties ?? new Set<string>();
+  return (key) => ALWAYS_KEPT.has(key) || isElementOf(wanted, key) || isElementOf(mandatory, key);
+}
+
+const ALWAYS_KEPT = new Set(['resourceType', 'id', 'meta']);
 
 /**
  * Whether a JSON property belongs to one of the named elements: `status` and its extensions

@@ -118,10 +118,29 @@ export function valuesList(columns: number, rows: number, placeholder: (n: numbe
   return out.join(', ');
 }
 
-/** Splits `insert into X (a, b) <rest>` into its prefix, column names and the rest. */
-export function splitInsert(sql: string, quote: '`' | '"'): { prefix: string; columnNames: string[]; rest: string } | null {
-  const q = quote === '`' ? '`' : '"';
-  const pattern = new RegExp(`^(insert into ${q}\\w+${q} \\((${q}\\w+${q}(?:, ${q}\\w+${q})*)\\)) (.*)$`, 's');
-  const match = pattern.exec(sql);
-  return match ? { prefix: match[1], columnNames: match[2].split(', '), rest: match[3] } : null;
+/** `insert into X (a, b) <rest>` with each identifier in the dialect's quotes. */
+const INSERT_PATTERNS = {
+  '`': /^(insert into `\w+` \((`\w+`(?:, `\w+`)*)\)) (.*)$/s,
+  '"': /^(insert into "\w+" \(("\w+"(?:, "\w+")*)\)) (.*)$/s,
+};
+
+/**
+ * Splits `insert into X (a, b) <rest>` into its prefix, column names, row count (from the number of
+ * bindings) and the rest, which the dialect's parser compares with the form knex emits.
+ */
+export function splitInsert(
+  sql: string,
+  quote: '`' | '"',
+  bindingCount: number,
+): { shape: InsertShape; columnNames: string[]; rows: number; rest: string } | null {
+  const match = INSERT_PATTERNS[quote].exec(sql);
+  if (!match) {
+    return null;
+  }
+  const columnNames = match[2].split(', ');
+  const columns = columnNames.length;
+  if (bindingCount === 0 || bindingCount % columns !== 0) {
+    return null;
+  }
+  return { shape: { prefix: match[1], columns }, columnNames, rows: bindingCount / columns, rest: match[3] };
 }

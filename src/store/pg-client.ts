@@ -64,12 +64,8 @@ export class BufferingPgClient extends KnexPgClient {
 
 /** knex's PostgreSQL INSERT of plain rows: `insert into "t" ("a", "b") values ($1, $2), ($3, $4)`. */
 function parsePgInsert(sql: string, bindingCount: number): InsertShape | null {
-  const parts = splitInsert(sql, '"');
-  if (!parts || bindingCount === 0 || bindingCount % parts.columnNames.length !== 0) {
-    return null;
-  }
-  const columns = parts.columnNames.length;
-  return parts.rest === `values ${valuesList(columns, bindingCount / columns, (n) => `$${n}`)}` ? { prefix: parts.prefix, columns } : null;
+  const parts = splitInsert(sql, '"', bindingCount);
+  return parts && parts.rest === `values ${valuesList(parts.shape.columns, parts.rows, (n) => `$${n}`)}` ? parts.shape : null;
 }
 
 /** The held rows as few statements as the parameter limit allows: one INSERT per table, chained as CTEs. */

@@ -87,15 +87,13 @@ function markTransactionLost(err: unknown): void {
 
 /** knex's SQLite INSERT of plain rows: `values (?, ?)` for one row, `select ? as a … union all …` for several. */
 function parseSqliteInsert(sql: string, bindingCount: number): InsertShape | null {
-  const parts = splitInsert(sql, '`');
-  if (!parts || bindingCount === 0 || bindingCount % parts.columnNames.length !== 0) {
+  const parts = splitInsert(sql, '`', bindingCount);
+  if (!parts) {
     return null;
   }
-  const columns = parts.columnNames.length;
-  const rows = bindingCount / columns;
-  const selectRow = `select ${parts.columnNames.map((c) => `? as ${c}`).join(', ')}`;
+  const { shape, columnNames, rows, rest } = parts;
+  const selectRow = `select ${columnNames.map((c) => `? as ${c}`).join(', ')}`;
   const plain =
-    parts.rest === `values ${valuesList(columns, rows, () => '?')}` ||
-    parts.rest === Array.from({ length: rows }, () => selectRow).join(' union all ');
-  return plain ? { prefix: parts.prefix, columns } : null;
+    rest === `values ${valuesList(shape.columns, rows, () => '?')}` || rest === Array.from({ length: rows }, () => selectRow).join(' union all ');
+  return plain ? shape : null;
 }
