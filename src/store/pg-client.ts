@@ -35,7 +35,11 @@ export class BufferingPgClient extends KnexPgClient {
       heldOf.set(connection, held);
     }
     // 'T': in a transaction that has not failed ('E' is an aborted one, where an INSERT must fail now).
-    const inTransaction = (connection as { getTransactionStatus?(): string }).getTransactionStatus?.() === 'T';
+    // pg hands a query its error on the server's ErrorResponse, before the ReadyForQuery that carries
+    // the new status: until then (readyForQuery false) the status is the old one, and a failed COMMIT
+    // still says 'T'. An INSERT issued then is not held: it runs (and commits) where it is issued.
+    const pg = connection as { getTransactionStatus?(): string; readyForQuery?: boolean };
+    const inTransaction = pg.readyForQuery === true && pg.getTransactionStatus?.() === 'T';
     const rows = held.hold(obj.sql, obj.bindings ?? [], inTransaction);
     if (rows !== undefined) {
       obj.response = { command: 'INSERT', rowCount: rows, rows: [] };

@@ -186,6 +186,47 @@ for (const kind of testDatabaseKinds()) {
       expect(await ids('held_u')).to.include(31);
     });
 
+    if (kind.name === 'postgres') {
+      it('an INSERT issued between a failed COMMIT and the server\'s next status is not held: it commits at once', async () => {
+        // pg calls a query back with its error on the ErrorResponse, before the ReadyForQuery that
+        // says the transaction is over; an INSERT issued in that callback once was held and never
+        // written, though it was answered as stored.
+        interface PgConnection {
+          query(sql: string, callback?: (err: { code?: string } | null) => void): Promise<unknown>;
+          getTransactionStatus(): string;
+        }
+        const client = db.knex.client as unknown as {
+          acquireConnection(): Promise<PgConnection>;
+          releaseConnection(connection: PgConnection): Promise<void>;
+          _query(connection: PgConnection, obj: { sql: string; bindings: unknown[] }): Promise<unknown>;
+        };
+        await db.knex.raw('create table held_e (id integer, constraint held_e_u unique (id) deferrable initially deferred)');
+        const connection = await client.acquireConnection();
+        try {
+          await connection.query('begin');
+          await connection.query('insert into held_e values (1), (1)');
+          const seen = await new Promise<{ code?: string; status: string }>((resolve, reject) => {
+            void connection.query('commit', (err) => {
+              const status = connection.getTransactionStatus();
+              client._query(connection, { sql: 'insert into "held_u" ("id") values ($1)', bindings: [50] }).then(
+                () => resolve({ code: err?.code, status }),
+                reject,
+              );
+            });
+          });
+          expect(seen, 'the COMMIT failed, and pg still reported the old status').to.deep.equal({ code: '23505', status: 'T' });
+        } finally {
+          await client.releaseConnection(connection);
+        }
+        const other = openDatabase(database.url, { pgSchema: database.pgSchema });
+        try {
+          expect(((await other.knex('held_u').where({ id: 50 })) as unknown[]).length, 'committed at once').to.equal(1);
+        } finally {
+          await other.close();
+        }
+      });
+    }
+
     it('after a COMMIT the database refused, INSERTs outside a transaction run (and fail) where they are issued', async () => {
       // A COMMIT that fails in the database itself, not in the held rows: a deferred unique check on
       // PostgreSQL; on SQLite a full disk, which rolls the whole group commit back.
