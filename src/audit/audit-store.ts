@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { badRequest } from '../common/errors';
 import type { Condition, SearchPage, SearchPlan, SearchValue } from '../search/types';
 import { datePredicate } from '../store/search-sql';
+import { insertRows } from '../store/row-insert';
 import { pageNewestFirst } from '../store/seq-paging';
 import type { HistoryPage, HistoryQuery, StoredVersion } from '../store/types';
 import type { AuditRecord } from './audit-event';
@@ -38,7 +39,7 @@ export class AuditStore {
 
   /** In the caller's transaction: the event commits or rolls back with the write it records. */
   async insertIn(tx: Knex.Transaction, record: AuditRecord): Promise<void> {
-    await tx<AuditRow>('audit_event').insert(toRow(record));
+    await insertRows(tx, 'audit_event', [toRow(record)]);
   }
 
   /** Outside any transaction; resolves once stored, so no data leaves unaudited. */

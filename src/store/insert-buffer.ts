@@ -57,7 +57,15 @@ export class HeldInserts {
       return undefined;
     }
     const shape = this.shapeOf(sql, bindings.length);
-    if (!shape) {
+    return shape ? this.holdRows(shape, bindings, inTransaction) : undefined;
+  }
+
+  /**
+   * Holds rows already in `shape`'s column order (no SQL to parse: ./row-insert.ts) and returns their
+   * count; undefined outside a transaction, where they must be inserted where they are issued.
+   */
+  holdRows(shape: InsertShape, bindings: readonly unknown[], inTransaction: boolean): number | undefined {
+    if (!inTransaction) {
       return undefined;
     }
     const group = this.held.get(shape.prefix);
@@ -116,6 +124,23 @@ export function valuesList(columns: number, rows: number, placeholder: (n: numbe
     out.push(`(${row.join(', ')})`);
   }
   return out.join(', ');
+}
+
+/** Shapes built from a table and its columns (./row-insert.ts), by dialect quote, table and columns. */
+const built = new Map<string, InsertShape>();
+
+/** `insert into <table> (<columns>)` as knex's compiler writes it for the dialect's quote. */
+export function insertShape(quote: '`' | '"', table: string, columns: readonly string[]): InsertShape {
+  const key = `${quote}${table} ${columns.join(' ')}`;
+  let shape = built.get(key);
+  if (!shape) {
+    shape = { prefix: `insert into ${quote}${table}${quote} (${columns.map((c) => `${quote}${c}${quote}`).join(', ')})`, columns: columns.length };
+    if (built.size >= SHAPES_KEPT) {
+      built.clear();
+    }
+    built.set(key, shape);
+  }
+  return shape;
 }
 
 /** `insert into X (a, b) <rest>` with each identifier in the dialect's quotes. */

@@ -6,6 +6,7 @@ import { newId } from '../common/ids';
 import type { SearchPage, SearchPlan } from '../search/types';
 import { lookupReaderFor, readerFor, type Dialect } from './database';
 import type { IndexRows } from './indexing/rows';
+import { insertRows } from './row-insert';
 import { pageNewestFirst } from './seq-paging';
 import { scanCount, scanPage } from './export-sql';
 import { countMatches, referencedTargets, referencingSources, searchPage } from './search-sql';
@@ -71,7 +72,7 @@ export class KnexRepository implements Repository {
       await checkReferences(tx, options.references);
       const id = options.id ?? newId();
       const [current, stamped] = stamp(resource, id, 1, 'POST');
-      await tx<ResourceRow>('resource').insert(toRow(current));
+      await insertRows(tx, 'resource', [toRow(current)]);
       await this.appendHistory(tx, undefined, current, stamped, options.indexRows);
       return current;
     });
@@ -82,8 +83,8 @@ export class KnexRepository implements Repository {
       const versions = items.map(({ resource, id }) => stamp(resource, id ?? newId(), 1, 'POST')[0]);
       for (let i = 0; i < versions.length; i += BULK_CHUNK) {
         const chunk = versions.slice(i, i + BULK_CHUNK);
-        await tx<ResourceRow>('resource').insert(chunk.map(toRow));
-        await tx<HistoryRow>('resource_history').insert(chunk.map((v) => ({ ...toRow(v), method: v.method })));
+        await insertRows(tx, 'resource', chunk.map(toRow));
+        await insertRows(tx, 'resource_history', chunk.map((v): Omit<HistoryRow, 'seq'> => ({ ...toRow(v), method: v.method })));
       }
       const changes: ResourceChange[] = versions.map((current) => ({
         previous: undefined,
@@ -141,7 +142,7 @@ export class KnexRepository implements Repository {
       if (previous) {
         await replaceCurrent(tx, previous, current);
       } else {
-        await tx<ResourceRow>('resource').insert(toRow(current));
+        await insertRows(tx, 'resource', [toRow(current)]);
       }
       await this.appendHistory(tx, previous, current, stamped, options.indexRows);
       return { version: current, created: !previous || previous.deleted, changed: true };
@@ -300,7 +301,7 @@ export class KnexRepository implements Repository {
     resource: Resource | undefined,
     indexRows?: IndexRows,
   ): Promise<void> {
-    await tx<HistoryRow>('resource_history').insert({ ...toRow(current), method: current.method });
+    await insertRows(tx, 'resource_history', [{ ...toRow(current), method: current.method } satisfies Omit<HistoryRow, 'seq'>]);
     if (this.hooks.length > 0) {
       const change: ResourceChange = { previous, current, resource, indexRows };
       for (const hook of this.hooks) {

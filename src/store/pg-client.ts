@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { HeldInserts, splitInsert, valuesList, type HeldGroup, type InsertShape, type Statement } from './insert-buffer';
+import { HeldInserts, insertShape, splitInsert, valuesList, type HeldGroup, type InsertShape, type Statement } from './insert-buffer';
 
 /** knex's own PostgreSQL client (no type declarations are published for dialect modules). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -29,18 +29,8 @@ const heldOf = new WeakMap<object, HeldInserts>();
 export class BufferingPgClient extends KnexPgClient {
   async _query(connection: object, obj: PgQuery): Promise<PgQuery> {
     const run = (KnexPgClient.prototype as unknown as { _query: RunQuery })._query.bind(this);
-    let held = heldOf.get(connection);
-    if (!held) {
-      held = new HeldInserts(parsePgInsert);
-      heldOf.set(connection, held);
-    }
-    // 'T': in a transaction that has not failed ('E' is an aborted one, where an INSERT must fail now).
-    // pg hands a query its error on the server's ErrorResponse, before the ReadyForQuery that carries
-    // the new status: until then (readyForQuery false) the status is the old one, and a failed COMMIT
-    // still says 'T'. An INSERT issued then is not held: it runs (and commits) where it is issued.
-    const pg = connection as { getTransactionStatus?(): string; readyForQuery?: boolean };
-    const inTransaction = pg.readyForQuery === true && pg.getTransactionStatus?.() === 'T';
-    const rows = held.hold(obj.sql, obj.bindings ?? [], inTransaction);
+    const held = heldOn(connection);
+    const rows = held.hold(obj.sql, obj.bindings ?? [], inTransaction(connection));
     if (rows !== undefined) {
       obj.response = { command: 'INSERT', rowCount: rows, rows: [] };
       return obj;
@@ -64,6 +54,31 @@ export class BufferingPgClient extends KnexPgClient {
     }
     return run(connection, obj);
   }
+
+  /** ./row-insert.ts: rows for the connection's held INSERTs, without a knex query. */
+  holdRows(connection: object, table: string, columns: readonly string[], bindings: unknown[]): boolean {
+    return heldOn(connection).holdRows(insertShape('"', table, columns), bindings, inTransaction(connection)) !== undefined;
+  }
+}
+
+function heldOn(connection: object): HeldInserts {
+  let held = heldOf.get(connection);
+  if (!held) {
+    held = new HeldInserts(parsePgInsert);
+    heldOf.set(connection, held);
+  }
+  return held;
+}
+
+/**
+ * 'T': in a transaction that has not failed ('E' is an aborted one, where an INSERT must fail now).
+ * pg hands a query its error on the server's ErrorResponse, before the ReadyForQuery that carries
+ * the new status: until then (readyForQuery false) the status is the old one, and a failed COMMIT
+ * still says 'T'. An INSERT issued then is not held: it runs (and commits) where it is issued.
+ */
+function inTransaction(connection: object): boolean {
+  const pg = connection as { getTransactionStatus?(): string; readyForQuery?: boolean };
+  return pg.readyForQuery === true && pg.getTransactionStatus?.() === 'T';
 }
 
 /** knex's PostgreSQL INSERT of plain rows: `insert into "t" ("a", "b") values ($1, $2), ($3, $4)`. */

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { insertShape } from './insert-buffer';
 import { SqliteInsertBuffer } from './sqlite-insert-buffer';
 import { StatementCache, toKnexResponse, type QueryObject, type SqliteConnection } from './sqlite-statements';
 
@@ -26,11 +27,20 @@ export class CachingBetterSqlite3Client extends KnexBetterSqlite3Client {
     if (!obj.sql) {
       throw new Error('The query is empty');
     }
-    let runner = runnerOf.get(connection);
-    if (!runner) {
-      runner = new SqliteInsertBuffer(new StatementCache(connection), connection);
-      runnerOf.set(connection, runner);
-    }
-    return toKnexResponse(obj, runner.run(obj.sql, formatBindings(this, obj.bindings)));
+    return toKnexResponse(obj, bufferOf(connection).run(obj.sql, formatBindings(this, obj.bindings)));
   }
+
+  /** ./row-insert.ts: rows for the connection's held INSERTs, without a knex query. */
+  holdRows(connection: Connection, table: string, columns: readonly string[], bindings: unknown[]): boolean {
+    return bufferOf(connection).holdRows(insertShape('`', table, columns), formatBindings(this, bindings));
+  }
+}
+
+function bufferOf(connection: Connection): SqliteInsertBuffer {
+  let runner = runnerOf.get(connection);
+  if (!runner) {
+    runner = new SqliteInsertBuffer(new StatementCache(connection), connection);
+    runnerOf.set(connection, runner);
+  }
+  return runner;
 }

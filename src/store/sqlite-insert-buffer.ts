@@ -38,6 +38,11 @@ export class SqliteInsertBuffer {
     }
   }
 
+  /** Holds rows given in `shape`'s column order (./row-insert.ts); false outside a transaction. */
+  holdRows(shape: InsertShape, bindings: readonly unknown[]): boolean {
+    return this.held.holdRows(shape, bindings, this.connection.inTransaction) !== undefined;
+  }
+
   private flushBefore(next: string): void {
     const groups = this.held.take(next);
     try {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import Database from 'better-sqlite3';
 import { openDatabase, type Database as Database_ } from '../../src/store/database';
 import { SqliteInsertBuffer } from '../../src/store/sqlite-insert-buffer';
+import { insertRows } from '../../src/store/row-insert';
 import { TransactionRunner } from '../../src/store/transactions';
 import { StatementCache } from '../../src/store/sqlite-statements';
 import { testDatabaseKinds, type TestDatabase } from '../support/databases';
@@ -262,6 +263,55 @@ for (const kind of testDatabaseKinds()) {
       const replay = await rejection(db.knex('held_u')
         .insert({ id: 40 }));
       expect(duplicateKey, 'a duplicate fails where it is issued').to.include(replay?.code);
+    });
+
+    describe('insertRows (the write path\'s INSERTs)', () => {
+      /** The SQL knex runs while `fn` does: insertRows' held rows are not knex queries. */
+      const queriesDuring = async (fn: () => Promise<unknown>): Promise<string[]> => {
+        const seen: string[] = [];
+        const listen = (q: { sql: string }): void => void seen.push(q.sql);
+        db.knex.on('query', listen);
+        try {
+          await fn();
+        } finally {
+          db.knex.off('query', listen);
+        }
+        return seen;
+      };
+
+      it('in a transaction, rows go to the held INSERTs without a knex query; the transaction reads them, the COMMIT stores them', async () => {
+        let inside: number[] = [];
+        const sql = await queriesDuring(() =>
+          db.knex.transaction(async (tx) => {
+            await insertRows(tx, 'held_t', [{ id: 70, v: 'a' }, { v: 'b', id: 71 }]);
+            await insertRows(tx, 'held_u', [{ id: 70 }]);
+            inside = ((await tx('held_t').where('id', '>=', 70).orderBy('id')) as { id: number }[]).map((r) => Number(r.id));
+          }),
+        );
+        expect(inside).to.deep.equal([70, 71]);
+        expect(sql.filter((q) => /^insert/i.test(q)), 'no knex INSERT').to.deep.equal([]);
+        expect(await ids('held_u')).to.include(70);
+      });
+
+      it('a held row that fails fails its transaction with the driver\'s code, and nothing of it is stored', async () => {
+        const err = await rejection(db.knex.transaction(async (tx) => {
+          await insertRows(tx, 'held_u', [{ id: 72 }]);
+          await insertRows(tx, 'held_t', [{ id: 1, v: 'duplicate key' }]);
+        }));
+        expect(duplicateKey).to.include(err?.code);
+        expect(await ids('held_u')).to.not.include(72);
+      });
+
+      it('outside a transaction, and for rows of differing columns, knex runs the INSERT (and it is stored)', async () => {
+        const outside = await queriesDuring(() => insertRows(db.knex, 'held_u', [{ id: 73 }]));
+        expect(outside.filter((q) => /^insert/i.test(q))).to.have.length(1);
+        const mixed = await queriesDuring(() =>
+          db.knex.transaction((tx) => insertRows(tx, 'held_t', [{ id: 74, v: 'a' }, { id: 75 }])),
+        );
+        expect(mixed.filter((q) => /^insert/i.test(q))).to.have.length(1);
+        expect(await ids('held_u')).to.include(73);
+        expect(await ids('held_t')).to.include.members([74, 75]);
+      });
     });
   });
 }

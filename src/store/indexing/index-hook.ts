@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { ResourceChange, WriteHook } from '../types';
+import { insertRows } from '../row-insert';
 import { dateSpansOf, recordDateSpans, type DateSpan } from './date-span';
 import { extractIndexRows } from './extract';
 import { INDEX_TABLES, type IndexKind } from './rows';
@@ -48,7 +49,7 @@ export const searchIndexHook: WriteHook = {
     for (const kind of Object.keys(byKind) as IndexKind[]) {
       const owned = byKind[kind];
       for (let i = 0; i < owned.length; i += INSERT_CHUNK) {
-        await tx(INDEX_TABLES[kind]).insert(owned.slice(i, i + INSERT_CHUNK));
+        await insertRows(tx, INDEX_TABLES[kind], owned.slice(i, i + INSERT_CHUNK));
       }
     }
     await recordDateSpans(tx, spans);
