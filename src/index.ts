@@ -1,3 +1,4 @@
+import { releaseStartupGarbage } from './common/memory';
 import { loadConfig } from './config';
 import { startServer } from './server';
 
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
     );
   }
   const server = await startServer(config);
+  releaseStartupGarbage();
   log('listening', { url: `${server.url}/fhir`, database: config.databaseUrl.replace(/\/\/[^@/]*@/, '//***@') });
 
   let stopping = false;

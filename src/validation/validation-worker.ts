@@ -1,5 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import { FhirError } from '../common/errors';
+import { releaseStartupGarbage } from '../common/memory';
 import { loadBaseDefinitions } from '../definitions';
 import { extractIndexRows } from '../store/indexing/extract';
 import { SUPPORTED_RESOURCE_TYPES } from '../fhir/resource-types';
@@ -25,6 +26,7 @@ export type ValidationReply =
 // are loaded once per thread, then every message is one pass through the same pipeline.
 loadBaseDefinitions();
 warmUpStructureValidators(SUPPORTED_RESOURCE_TYPES);
+releaseStartupGarbage();
 
 parentPort!.on('message', (req: ValidationRequest) => {
   let reply: ValidationReply;
