@@ -21,14 +21,17 @@ const IDENTIFIER = /^\w+$/;
  * connection's held rows, in the shape knex's compiler would give them (columns sorted), so they
  * join the same multi-row INSERT; no knex query is built, compiled and run through its runner for
  * each of a create's ~11 INSERTs. Rows that differ in columns or carry anything but plain values,
- * and writes outside a transaction, take knex's INSERT.
+ * writes outside a transaction and writes to a finished one take knex's INSERT.
  */
 export async function insertRows(tx: Knex | Knex.Transaction, table: string, rows: readonly object[]): Promise<void> {
   if (rows.length === 0) {
     return;
   }
   const client = tx.client as unknown as Partial<RowHoldingClient>;
-  const columns = tx.isTransaction === true && typeof client.holdRows === 'function' ? plainColumns(table, rows) : undefined;
+  // A finished transaction goes to knex, which refuses it: its connection may be in the next
+  // batch's (or, from the pool, another request's) transaction by now.
+  const open = tx.isTransaction === true && !(tx as Knex.Transaction).isCompleted();
+  const columns = open && typeof client.holdRows === 'function' ? plainColumns(table, rows) : undefined;
   if (columns) {
     let connection = connections.get(client);
     if (!connection) {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
+import type { Knex } from 'knex';
 import { openDatabase, type Database as Database_ } from '../../src/store/database';
 import { SqliteInsertBuffer } from '../../src/store/sqlite-insert-buffer';
 import { insertRows } from '../../src/store/row-insert';
@@ -300,6 +301,21 @@ for (const kind of testDatabaseKinds()) {
         }));
         expect(duplicateKey).to.include(err?.code);
         expect(await ids('held_u')).to.not.include(72);
+      });
+
+      it('a transaction that has finished is refused, as knex refuses it; nothing is stored', async () => {
+        let finished: Knex.Transaction | undefined;
+        await db.knex.transaction(async (tx) => {
+          finished = tx;
+          await insertRows(tx, 'held_u', [{ id: 76 }]);
+        });
+        // Issued while another transaction runs (on SQLite, on the same one connection).
+        const err = await db.knex.transaction(async (tx) => {
+          await tx('held_u').where({ id: 0 });
+          return rejection(insertRows(finished!, 'held_u', [{ id: 77 }]));
+        });
+        expect(String(err)).to.match(/Transaction query already complete/);
+        expect(await ids('held_u')).to.include(76).and.not.include(77);
       });
 
       it('outside a transaction, and for rows of differing columns, knex runs the INSERT (and it is stored)', async () => {
