@@ -6,8 +6,8 @@ import vm from 'node:vm';
  * schema) into objects that are garbage once indexed. V8 keeps the heap it grew for them until its
  * memory reducer runs, after ~30 s of idleness, or never on a busy server. Two full collections at
  * the end of start-up hand it back: the idle server with its validation worker measured 327 MB RSS
- * before, 221 MB after (docs/PERFORMANCE.md). Once per thread; `--expose-gc` only exposes the
- * collector to the context made here.
+ * before, 221 MB after (docs/PERFORMANCE.md). Once per thread. Setting `--expose-gc` at run time
+ * affects contexts made afterwards (this one, and any later ones, which then see a harmless `gc`).
  */
 export function releaseStartupGarbage(): void {
   v8.setFlagsFromString('--expose-gc');

@@ -80,17 +80,14 @@ export class KnexRepository implements Repository {
 
   createMany(items: { resource: Resource; id?: string }[]): Promise<StoredVersion[]> {
     return this.write(async (tx) => {
-      const versions = items.map(({ resource, id }) => stamp(resource, id ?? newId(), 1, 'POST')[0]);
+      const stamped = items.map(({ resource, id }) => stamp(resource, id ?? newId(), 1, 'POST'));
+      const versions = stamped.map(([version]) => version);
       for (let i = 0; i < versions.length; i += BULK_CHUNK) {
         const chunk = versions.slice(i, i + BULK_CHUNK);
         await insertRows(tx, 'resource', chunk.map(toRow));
         await insertRows(tx, 'resource_history', chunk.map((v): Omit<HistoryRow, 'seq'> => ({ ...toRow(v), method: v.method })));
       }
-      const changes: ResourceChange[] = versions.map((current) => ({
-        previous: undefined,
-        current,
-        resource: JSON.parse(current.json!) as Resource,
-      }));
+      const changes: ResourceChange[] = stamped.map(([current, resource]) => ({ previous: undefined, current, resource }));
       for (const hook of this.hooks) {
         if (hook.inTransactionMany) {
           await hook.inTransactionMany(tx, changes);
