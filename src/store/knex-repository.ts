@@ -62,9 +62,7 @@ export class KnexRepository implements Repository {
     if (this.tx) {
       return work(this);
     }
-    return transactionRunner(this.knex, this.dialect).run((tx) =>
-      work(new KnexRepository(this.knex, this.dialect, this.hooks, tx)),
-    );
+    return this.runUnit((tx) => work(new KnexRepository(this.knex, this.dialect, this.hooks, tx)));
   }
 
   create(resource: Resource, options: WriteOptions = {}): Promise<StoredVersion> {
@@ -251,7 +249,17 @@ export class KnexRepository implements Repository {
 
   /** Runs a write in the enclosing transaction, or in a new one with conflict retries. */
   private write<T>(work: (tx: Knex.Transaction) => Promise<T>): Promise<T> {
-    return this.tx ? work(this.tx) : transactionRunner(this.knex, this.dialect).run(work);
+    return this.tx ? work(this.tx) : this.runUnit(work);
+  }
+
+  /** A unit of work in its own transaction (or group commit), with the hooks' reads started first. */
+  private runUnit<T>(work: (tx: Knex.Transaction) => Promise<T>): Promise<T> {
+    return transactionRunner(this.knex, this.dialect).run((tx) => {
+      for (const hook of this.hooks) {
+        hook.beforeWrites?.(tx);
+      }
+      return work(tx);
+    });
   }
 
   private async readForWrite(

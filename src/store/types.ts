@@ -65,6 +65,11 @@ export interface ResourceChange {
  */
 export interface WriteHook {
   readonly name: string;
+  /**
+   * Optional: at the start of a unit of work, starts (without awaiting) the reads its writes will
+   * need, so that on PostgreSQL they travel with the unit's first statement (./pg-client.ts).
+   */
+  beforeWrites?(tx: Knex.Transaction): void;
   inTransaction(tx: Knex.Transaction, change: ResourceChange): Promise<void>;
   /** Optional bulk form for `createMany`: the same effect for many changes, in fewer statements. */
   inTransactionMany?(tx: Knex.Transaction, changes: ResourceChange[]): Promise<void>;

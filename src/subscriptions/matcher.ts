@@ -21,6 +21,9 @@ class UndoSavepoint extends Error {}
 export function subscriptionHook(registry: SubscriptionRegistry, nudge: () => void): WriteHook {
   return {
     name: 'subscriptions',
+    beforeWrites(tx: Knex.Transaction): void {
+      registry.prefetch(tx);
+    },
     async inTransaction(tx: Knex.Transaction, change: ResourceChange): Promise<void> {
       const { current } = change;
       if (current.resourceType === 'Subscription') {

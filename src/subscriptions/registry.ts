@@ -15,7 +15,8 @@ interface Cached {
  * in its own transaction. Any Subscription create, update or delete changes the sum (version ids
  * only grow and rows are never removed), so a changed stamp means "re-read", whoever wrote it.
  * The stamp is read once per outermost transaction (later writes in it see the same snapshot, or
- * their own Subscription writes, which mark it dirty). One small aggregate per transaction buys notifications that start with the very next committed write
+ * their own Subscription writes, which mark it dirty), from the start of the write's unit of work
+ * (`prefetch`): on PostgreSQL it then shares a round trip with the write's first statement. One small aggregate per transaction buys notifications that start with the very next committed write
  * after a Subscription is stored, with no TTL window.
  *
  * A transaction that itself wrote a Subscription sees its own uncommitted rows; what it loads is
@@ -25,7 +26,7 @@ export class SubscriptionRegistry {
   private cached: Cached | undefined;
   private readonly dirty = new WeakSet<object>();
   /** The stamp read once per outermost transaction: on SQLite a group commit is one transaction. */
-  private readonly stamps = new WeakMap<object, string>();
+  private readonly stamps = new WeakMap<object, Promise<string>>();
 
   constructor(private readonly baseUrl: string) {}
 
@@ -36,10 +37,14 @@ export class SubscriptionRegistry {
     this.cached = undefined;
   }
 
+  /** Starts reading the stamp of `tx`'s outermost transaction, if it is not read already. */
+  prefetch(tx: Knex.Transaction): void {
+    this.stampOf(tx);
+  }
+
   async forType(tx: Knex.Transaction, resourceType: string): Promise<SubscriptionInfo[]> {
     const root = rootOf(tx);
-    const stamp = this.stamps.get(root) ?? (await readStamp(tx));
-    this.stamps.set(root, stamp);
+    const stamp = await this.stampOf(tx);
     const dirty = this.dirty.has(root);
     if (!dirty && this.cached?.stamp === stamp) {
       return this.cached.byType.get(resourceType) ?? [];
@@ -49,6 +54,24 @@ export class SubscriptionRegistry {
       this.cached = { stamp, byType };
     }
     return byType.get(resourceType) ?? [];
+  }
+
+  private stampOf(tx: Knex.Transaction): Promise<string> {
+    const root = rootOf(tx);
+    let stamp = this.stamps.get(root);
+    if (!stamp) {
+      stamp = readStamp(tx);
+      // A prefetched stamp may never be awaited (the write fails first): its failure is not
+      // unhandled, and is not kept for the transaction's later writes.
+      const read = stamp;
+      read.catch(() => {
+        if (this.stamps.get(root) === read) {
+          this.stamps.delete(root);
+        }
+      });
+      this.stamps.set(root, stamp);
+    }
+    return stamp;
   }
 
   private async load(tx: Knex.Transaction): Promise<Map<string, SubscriptionInfo[]>> {
