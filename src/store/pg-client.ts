@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isStalePlan, preparedStatementsOf, type PreparedStatements } from './pg-prepared';
 import { HeldInserts, insertShape, splitInsert, valuesList, type HeldGroup, type InsertShape, type Statement } from './insert-buffer';
 
 /** knex's own PostgreSQL client (no type declarations are published for dialect modules). */
@@ -11,6 +12,8 @@ const MAX_PARAMETERS = 30_000;
 interface PgQuery {
   sql: string;
   bindings?: unknown[];
+  /** Merged into pg's query config by knex: here the statement's name (./pg-prepared.ts). */
+  options?: { name?: string };
   response?: unknown;
 }
 
@@ -30,7 +33,8 @@ const heldOf = new WeakMap<object, HeldInserts>();
  * statement, and the held INSERTs go with the statement that flushes them (usually the COMMIT).
  * A create is then 2 round trips (BEGIN with the subscription stamp and the reference check; the
  * INSERTs with the COMMIT) instead of 15: each round trip costs both processes socket writes and
- * wake-ups, ~0.1 ms of the event loop per write on this machine.
+ * wake-ups, ~0.1 ms of the event loop per write on this machine. Statements in transactions are
+ * named, so PostgreSQL parses and plans each shape once per connection (./pg-prepared.ts).
  */
 export class BufferingPgClient extends KnexPgClient {
   async _query(connection: object, obj: PgQuery): Promise<PgQuery> {
@@ -47,13 +51,35 @@ export class BufferingPgClient extends KnexPgClient {
       obj.response = { command: 'INSERT', rowCount: rows, rows: [] };
       return obj;
     }
-    const inserts = combinedInserts(held.take(obj.sql));
-    const before: PgQuery[] = beginPending.delete(connection) ? [{ sql: 'BEGIN;' }] : [];
-    if (before.length === 0 && inserts.length === 0) {
-      corkForThisTurn(pg);
-      return run(connection, obj);
+    const prepared = preparedStatementsOf(connection);
+    if (inTransaction(connection)) {
+      nameStatement(prepared, obj);
     }
-    return sendWith(pg, run, obj, before, inserts, held);
+    const inserts = combinedInserts(held.take(obj.sql));
+    inserts.forEach((insert) => nameStatement(prepared, insert));
+    const before: PgQuery[] = [];
+    if (beginPending.delete(connection)) {
+      const deallocation = prepared.takeDeallocation();
+      if (deallocation) {
+        // Its failure (none is expected) is of no concern to the transaction.
+        corkForThisTurn(pg);
+        void run(connection, { sql: deallocation }).catch(() => undefined);
+      }
+      before.push({ sql: 'BEGIN;' });
+    }
+    try {
+      if (before.length === 0 && inserts.length === 0) {
+        corkForThisTurn(pg);
+        return await run(connection, obj);
+      }
+      return await sendWith(pg, run, obj, before, inserts, held);
+    } catch (err) {
+      if (isStalePlan(err)) {
+        // Another server changed a table under this connection's named statements: name anew.
+        prepared.forgetAll();
+      }
+      throw err;
+    }
   }
 
   /** ./row-insert.ts: rows for the connection's held INSERTs, without a knex query. */
@@ -102,6 +128,13 @@ interface PgConnection {
   readyForQuery?: boolean;
   getTransactionStatus?(): string;
   connection?: { stream?: { cork(): void; uncork(): void } };
+}
+
+function nameStatement(prepared: PreparedStatements, statement: PgQuery): void {
+  const name = prepared.nameFor(statement.sql, statement.bindings?.length ?? 0);
+  if (name !== undefined) {
+    statement.options = { ...statement.options, name };
+  }
 }
 
 /**

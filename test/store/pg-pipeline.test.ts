@@ -1,0 +1,167 @@
+import { expect } from 'chai';
+import type { Knex } from 'knex';
+import { openDatabase, type Database } from '../../src/store/database';
+import { insertRows } from '../../src/store/row-insert';
+import { isRetryable, TransactionRunner } from '../../src/store/transactions';
+import { testDatabaseKinds, type TestDatabase } from '../support/databases';
+
+interface Stream {
+  _write(...args: unknown[]): unknown;
+  _writev(...args: unknown[]): unknown;
+}
+interface PgConnection {
+  connection: { stream: Stream; parsedStatements: Record<string, string> };
+}
+interface RawClient {
+  acquireConnection(): Promise<PgConnection>;
+  releaseConnection(connection: PgConnection): Promise<void>;
+  _query(connection: PgConnection, obj: { sql: string; bindings?: unknown[] }): Promise<{ response: { rows: unknown[] } }>;
+}
+
+/** Socket writes (system calls, after corking) on the connection while `fn` runs. */
+async function socketWrites(connection: PgConnection, fn: () => Promise<unknown>): Promise<number> {
+  const stream = connection.connection.stream;
+  const write = stream._write;
+  const writev = stream._writev;
+  let count = 0;
+  stream._write = function (this: unknown, ...args: unknown[]) {
+    count++;
+    return write.apply(this, args);
+  };
+  stream._writev = function (this: unknown, ...args: unknown[]) {
+    count++;
+    return writev.apply(this, args);
+  };
+  try {
+    await fn();
+  } finally {
+    stream._write = write;
+    stream._writev = writev;
+  }
+  return count;
+}
+
+/** PostgreSQL: src/store/pg-client.ts sends statements together and names them (src/store/pg-prepared.ts). */
+for (const kind of testDatabaseKinds().filter((k) => k.name === 'postgres')) {
+  describe('PostgreSQL: pipelined statements and named statements', function () {
+    this.timeout(30_000);
+    let database: TestDatabase;
+    let db: Database;
+    let client: RawClient;
+    const run = async (connection: PgConnection, sql: string, bindings: unknown[] = []): Promise<unknown[]> =>
+      (await client._query(connection, { sql, bindings })).response.rows;
+    const prepared = async (connection: PgConnection): Promise<string[]> =>
+      ((await run(connection, 'select statement from pg_prepared_statements order by statement')) as { statement: string }[]).map((r) => r.statement);
+
+    before(async () => {
+      database = await kind.create();
+      db = openDatabase(database.url, { pgSchema: database.pgSchema });
+      client = db.knex.client as unknown as RawClient;
+      await db.knex.schema.createTable('pipe_t', (t) => {
+        t.integer('id').primary();
+        t.text('v');
+      });
+      await db.knex('pipe_t').insert({ id: 1, v: 'one' });
+    });
+    after(async () => {
+      await db.close();
+      await database.dispose();
+    });
+
+    it('a write transaction is two socket writes: BEGIN with its first reads, the held INSERTs with the COMMIT', async () => {
+      let writes = 0;
+      await db.knex.transaction(async (tx: Knex.Transaction) => {
+        const connection = (await (tx.client as unknown as RawClient).acquireConnection()) as PgConnection;
+        writes = await socketWrites(connection, async () => {
+          // Two reads issued together (as a write's hook prefetch and its reference check are).
+          const [a, b] = await Promise.all([tx('pipe_t').where({ id: 1 }).first(), tx('pipe_t').count('* as n').first()]);
+          expect(a).to.deep.include({ id: 1 });
+          expect(Number((b as { n: string }).n)).to.equal(1);
+          await insertRows(tx, 'pipe_t', [{ id: 2, v: 'two' }]);
+          await insertRows(tx, 'pipe_t', [{ id: 3, v: 'three' }]);
+          await tx.commit();
+        });
+      });
+      expect(writes).to.equal(2);
+      expect(((await db.knex('pipe_t').orderBy('id')) as { id: number }[]).map((r) => r.id)).to.deep.equal([1, 2, 3]);
+    });
+
+    it('a deferred BEGIN fails with the first statement it went with, and the connection goes on', async () => {
+      const err = await db.knex
+        .transaction(async (tx) => tx('no_such_table').select('*'))
+        .then(() => undefined, (e: { code?: string }) => e);
+      expect(err?.code).to.equal('42P01');
+      await db.knex.transaction(async () => undefined);
+      const [row] = (await db.knex.transaction((tx) => tx('pipe_t').where({ id: 1 }))) as { v: string }[];
+      expect(row.v).to.equal('one');
+    });
+
+    it('statements in a transaction are prepared once per connection; those outside are not', async () => {
+      const connection = await client.acquireConnection();
+      try {
+        const statement = 'select v from "pipe_t" where "id" = $1 and $2 = $2';
+        await run(connection, statement, [1, 'outside']);
+        expect(await prepared(connection), 'outside a transaction').to.not.include(statement);
+        for (let i = 0; i < 3; i++) {
+          await run(connection, 'BEGIN;');
+          const rows = await run(connection, statement, [1, `inside ${i}`]);
+          expect(rows).to.deep.equal([{ v: 'one' }]);
+          await run(connection, 'COMMIT;');
+        }
+        expect((await prepared(connection)).filter((s) => s === statement), 'once').to.have.length(1);
+      } finally {
+        await client.releaseConnection(connection);
+      }
+    });
+
+    it('a connection keeps at most 64 named statements: the least recently used are deallocated', async () => {
+      const connection = await client.acquireConnection();
+      try {
+        await run(connection, 'BEGIN;');
+        for (let i = 0; i < 80; i++) {
+          expect(await run(connection, `select $1::int + ${i} as n`, [1])).to.deep.equal([{ n: 1 + i }]);
+        }
+        await run(connection, 'select v from "pipe_t" where "id" = $1', [1]);
+        await run(connection, 'COMMIT;');
+        await run(connection, 'BEGIN;');
+        const names = await prepared(connection);
+        await run(connection, 'COMMIT;');
+        expect(names).to.have.length(64);
+        expect(names).to.include('select v from "pipe_t" where "id" = $1').and.not.include('select $1::int + 0 as n');
+        expect(Object.keys(connection.connection.parsedStatements), 'pg forgets them too').to.have.length(64);
+      } finally {
+        await client.releaseConnection(connection);
+      }
+    });
+
+    it('a named statement whose table another server changed is named anew; the write is retried and succeeds', async () => {
+      await db.knex.schema.createTable('pipe_s', (t) => {
+        t.integer('id').primary();
+        t.text('v');
+      });
+      await db.knex('pipe_s').insert({ id: 1, v: 'a' });
+      const connection = await client.acquireConnection();
+      try {
+        const read = async (): Promise<unknown[]> => {
+          await run(connection, 'BEGIN;');
+          try {
+            return await run(connection, 'select * from "pipe_s" where "id" = $1', [1]);
+          } finally {
+            await run(connection, 'ROLLBACK;');
+          }
+        };
+        expect(await read()).to.deep.equal([{ id: 1, v: 'a' }]);
+        const other = openDatabase(database.url, { pgSchema: database.pgSchema });
+        await other.knex.raw('alter table "pipe_s" add column "w" text');
+        await other.close();
+        const err = await read().then(() => undefined, (e: unknown) => e);
+        expect(isRetryable(err), String(err)).to.equal(true);
+        expect(await read()).to.deep.equal([{ id: 1, v: 'a', w: null }]);
+      } finally {
+        await client.releaseConnection(connection);
+      }
+      const runner = new TransactionRunner(db.knex, 'postgres');
+      expect(await runner.run((tx) => tx('pipe_s').where({ id: 1 }).first())).to.deep.equal({ id: 1, v: 'a', w: null });
+    });
+  });
+}
