@@ -52,7 +52,8 @@ export class BufferingPgClient extends KnexPgClient {
       return obj;
     }
     const prepared = preparedStatementsOf(connection);
-    if (inTransaction(connection)) {
+    const inTx = inTransaction(connection);
+    if (inTx) {
       nameStatement(prepared, obj);
     }
     const inserts = combinedInserts(held.take(obj.sql));
@@ -69,7 +70,10 @@ export class BufferingPgClient extends KnexPgClient {
     }
     try {
       if (before.length === 0 && inserts.length === 0) {
-        corkForThisTurn(pg);
+        if (inTx) {
+          // A statement alone outside a transaction (a read, a search) has nothing to wait for.
+          corkForThisTurn(pg);
+        }
         return await run(connection, obj);
       }
       return await sendWith(pg, run, obj, before, inserts, held);
@@ -138,10 +142,10 @@ function nameStatement(prepared: PreparedStatements, statement: PgQuery): void {
 }
 
 /**
- * Submits the statements in order. In pipeline mode pg writes each as soon as it is queued; the
- * socket stays corked until the end of this event-loop turn, so that they, and any other statement
- * issued on the connection in the same turn (a hook's prefetched read beside the write's first
- * statement), leave in one write: on this machine every socket write costs ~0.1 ms of the event
+ * Submits the statements in order. In pipeline mode pg writes each as soon as it is queued; in a
+ * transaction the socket stays corked until the end of this event-loop turn, so that they, and any
+ * other statement issued on the connection in the same turn (a hook's prefetched read beside the
+ * write's first statement), leave in one write: on this machine every socket write costs ~0.1 ms of the event
  * loop. Without pipeline mode pg sends each after the previous one's answer, which is still correct.
  */
 function sendTogether(pg: PgConnection, run: RunQuery, statements: PgQuery[]): Promise<PgQuery>[] {
