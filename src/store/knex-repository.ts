@@ -255,8 +255,13 @@ export class KnexRepository implements Repository {
   /** A unit of work in its own transaction (or group commit), with the hooks' reads started first. */
   private runUnit<T>(work: (tx: Knex.Transaction) => Promise<T>): Promise<T> {
     return transactionRunner(this.knex, this.dialect).run((tx) => {
-      for (const hook of this.hooks) {
-        hook.beforeWrites?.(tx);
+      // Only on PostgreSQL, where it saves a round trip. On SQLite a read first would make the
+      // group commit's transaction start as a reader and need an upgrade to write, which another
+      // process's writer can refuse (SQLITE_BUSY, retried).
+      if (this.dialect === 'postgres') {
+        for (const hook of this.hooks) {
+          hook.beforeWrites?.(tx);
+        }
       }
       return work(tx);
     });

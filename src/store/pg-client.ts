@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { isStalePlan, preparedStatementsOf, type PreparedStatements } from './pg-prepared';
+import { namesLost, preparedStatementsOf, type PreparedStatements } from './pg-prepared';
 import { HeldInserts, insertShape, splitInsert, valuesList, type HeldGroup, type InsertShape, type Statement } from './insert-buffer';
 
 /** knex's own PostgreSQL client (no type declarations are published for dialect modules). */
@@ -28,11 +28,11 @@ const heldOf = new WeakMap<object, HeldInserts>();
  * (`WITH a AS (INSERT …), b AS (INSERT …) INSERT …`), which PostgreSQL runs to completion whether
  * or not anything reads them.
  *
- * On connections in pg's pipeline mode (./database.ts) statements that need no answer before the
- * next one goes are sent with it, in one write: knex's BEGIN waits for the transaction's first
- * statement, and the held INSERTs go with the statement that flushes them (usually the COMMIT).
- * A create is then 2 round trips (BEGIN with the subscription stamp and the reference check; the
- * INSERTs with the COMMIT) instead of 15: each round trip costs both processes socket writes and
+ * On connections in pg's pipeline mode (./database.ts) the held INSERTs go in one write with the
+ * statement that flushes them (usually the COMMIT), and inside a transaction statements issued in
+ * the same event-loop turn share a write (the subscription stamp and the reference check). A create
+ * is then 3 round trips (BEGIN; the stamp and the reference check; the INSERTs with the COMMIT)
+ * instead of 15: each round trip costs both processes socket writes and
  * wake-ups, ~0.1 ms of the event loop per write on this machine. Statements in transactions are
  * named, so PostgreSQL parses and plans each shape once per connection (./pg-prepared.ts).
  */
@@ -40,10 +40,15 @@ export class BufferingPgClient extends KnexPgClient {
   async _query(connection: object, obj: PgQuery): Promise<PgQuery> {
     const run = (KnexPgClient.prototype as unknown as { _query: RunQuery })._query.bind(this);
     const pg = connection as PgConnection;
-    if (pg.pipeline === true && BEGIN.test(obj.sql)) {
-      beginPending.add(connection);
-      obj.response = { command: 'BEGIN', rowCount: null, rows: [] };
-      return obj;
+    const prepared = preparedStatementsOf(connection);
+    if (BEGIN.test(obj.sql)) {
+      // The connection is idle here (no transaction to abort): deallocate what the LRU evicted.
+      // BEGIN itself is awaited, not deferred: a write stamps `last_updated` after its transaction
+      // has started on the server, which the export's transactionTime relies on (export-sql.ts).
+      for (const deallocation of prepared.takeDeallocations()) {
+        corkForThisTurn(pg);
+        void run(connection, { sql: deallocation }).catch(() => undefined);
+      }
     }
     const held = heldOn(connection);
     const rows = held.hold(obj.sql, obj.bindings ?? [], inTransaction(connection));
@@ -51,35 +56,25 @@ export class BufferingPgClient extends KnexPgClient {
       obj.response = { command: 'INSERT', rowCount: rows, rows: [] };
       return obj;
     }
-    const prepared = preparedStatementsOf(connection);
     const inTx = inTransaction(connection);
     if (inTx) {
       nameStatement(prepared, obj);
     }
     const inserts = combinedInserts(held.take(obj.sql));
     inserts.forEach((insert) => nameStatement(prepared, insert));
-    const before: PgQuery[] = [];
-    if (beginPending.delete(connection)) {
-      const deallocation = prepared.takeDeallocation();
-      if (deallocation) {
-        // Its failure (none is expected) is of no concern to the transaction.
-        corkForThisTurn(pg);
-        void run(connection, { sql: deallocation }).catch(() => undefined);
-      }
-      before.push({ sql: 'BEGIN;' });
-    }
     try {
-      if (before.length === 0 && inserts.length === 0) {
+      if (inserts.length === 0) {
         if (inTx) {
           // A statement alone outside a transaction (a read, a search) has nothing to wait for.
           corkForThisTurn(pg);
         }
         return await run(connection, obj);
       }
-      return await sendWith(pg, run, obj, before, inserts, held);
+      return await sendWith(pg, run, obj, inserts, held);
     } catch (err) {
-      if (isStalePlan(err)) {
-        // Another server changed a table under this connection's named statements: name anew.
+      if (namesLost(err)) {
+        // Another server changed a table under this connection's named statements, or pg closed
+        // one after a failed bind: name anew.
         prepared.forgetAll();
       }
       throw err;
@@ -93,16 +88,12 @@ export class BufferingPgClient extends KnexPgClient {
 }
 
 /**
- * Sends `obj` with the statements that must go first (a deferred BEGIN, the held INSERTs), in one
- * write, and answers as if they had run one after another: the first failure is the error.
+ * Sends `obj` with the held INSERTs that must go first, in one write, and answers as if they had
+ * run one after another: the first failure is the error.
  */
-async function sendWith(pg: PgConnection, run: RunQuery, obj: PgQuery, before: PgQuery[], inserts: PgQuery[], held: HeldInserts): Promise<PgQuery> {
-  const results = await Promise.allSettled(sendTogether(pg, run, [...before, ...inserts, obj]));
-  const begin = before.length > 0 ? results[0] : undefined;
-  if (begin?.status === 'rejected') {
-    throw begin.reason;
-  }
-  const failedInsert = results.slice(before.length, before.length + inserts.length).find((r) => r.status === 'rejected');
+async function sendWith(pg: PgConnection, run: RunQuery, obj: PgQuery, inserts: PgQuery[], held: HeldInserts): Promise<PgQuery> {
+  const results = await Promise.allSettled(sendTogether(pg, run, [...inserts, obj]));
+  const failedInsert = results.slice(0, inserts.length).find((r) => r.status === 'rejected');
   if (failedInsert) {
     // The statements after it ran in the aborted transaction (a COMMIT there rolls back): undo
     // the unit as if its INSERT had failed in place.
@@ -122,10 +113,8 @@ async function sendWith(pg: PgConnection, run: RunQuery, obj: PgQuery, before: P
   return last.value;
 }
 
-/** knex's BEGIN (a transaction with an isolation level or READ ONLY is begun with SET TRANSACTION first, and not deferred). */
+/** knex's BEGIN. */
 const BEGIN = /^BEGIN;$/;
-/** Connections whose BEGIN waits for the transaction's first statement. */
-const beginPending = new WeakSet<object>();
 
 interface PgConnection {
   pipeline?: boolean;
@@ -178,15 +167,12 @@ function heldOn(connection: object): HeldInserts {
 }
 
 /**
- * A BEGIN not yet sent, or 'T': in a transaction that has not failed ('E' is an aborted one, where an INSERT must fail now).
+ * 'T': in a transaction that has not failed ('E' is an aborted one, where an INSERT must fail now).
  * pg hands a query its error on the server's ErrorResponse, before the ReadyForQuery that carries
  * the new status: until then (readyForQuery false) the status is the old one, and a failed COMMIT
  * still says 'T'. An INSERT issued then is not held: it runs (and commits) where it is issued.
  */
 function inTransaction(connection: object): boolean {
-  if (beginPending.has(connection)) {
-    return true;
-  }
   const pg = connection as PgConnection;
   return pg.readyForQuery === true && pg.getTransactionStatus?.() === 'T';
 }

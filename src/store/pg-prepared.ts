@@ -8,12 +8,14 @@
  * the combined INSERTs), whose plans do not depend on the values. Searches outside transactions keep
  * a plan made for their values. Each connection keeps at most MAX_PREPARED, least recently used out;
  * names are never reused, and the evicted ones are deallocated when the connection next begins a
- * transaction (idle then, so a DEALLOCATE cannot meet an aborted transaction). Statements with very
- * many values (bulk INSERTs) are one-offs, and stay unnamed.
+ * transaction (idle then, so a DEALLOCATE cannot meet an aborted transaction). A shape is named the
+ * second time it is seen, and statements with very many values (bulk INSERTs) stay unnamed: one-offs
+ * would only churn the LRU (a long transaction can still hold more than MAX_PREPARED until it ends).
  */
 
 const MAX_PREPARED = 64;
 const MAX_BINDINGS = 1_000;
+const SEEN_KEPT = 256;
 
 interface NamedConnection {
   /** pg's record of the statements parsed on the connection (by name, the text). */
@@ -24,6 +26,8 @@ export class PreparedStatements {
   /** Statement text → name, least recently used first. */
   private readonly names = new Map<string, string>();
   private evicted: string[] = [];
+  /** Shapes seen once, not yet named. */
+  private readonly seenOnce = new Set<string>();
   private next = 0;
 
   constructor(private readonly pg: NamedConnection) {}
@@ -36,6 +40,13 @@ export class PreparedStatements {
     let name = this.names.get(sql);
     if (name !== undefined) {
       this.names.delete(sql);
+    } else if (!this.seenOnce.delete(sql)) {
+      // First sight: one-off shapes (a Bundle's combined INSERTs) are not worth a prepared statement.
+      if (this.seenOnce.size >= SEEN_KEPT) {
+        this.seenOnce.clear();
+      }
+      this.seenOnce.add(sql);
+      return undefined;
     } else {
       name = `sbf_${this.next++}`;
     }
@@ -48,18 +59,25 @@ export class PreparedStatements {
     return name;
   }
 
-  /** One statement deallocating the evicted names (undefined if none); pg forgets them too. */
-  takeDeallocation(): string | undefined {
+  /**
+   * DEALLOCATE statements for the evicted names pg holds as parsed, one each (one failing must not
+   * skip the rest); pg forgets them too. A name whose Parse failed was never created.
+   */
+  takeDeallocations(): string[] {
     if (this.evicted.length === 0) {
-      return undefined;
+      return [];
     }
     const names = this.evicted;
     this.evicted = [];
-    const parsed = this.pg.connection?.parsedStatements;
+    const parsed = this.pg.connection?.parsedStatements ?? {};
+    const statements: string[] = [];
     for (const name of names) {
-      delete parsed?.[name];
+      if (parsed[name] !== undefined) {
+        delete parsed[name];
+        statements.push(`DEALLOCATE ${name}`);
+      }
     }
-    return names.map((name) => `DEALLOCATE ${name}`).join('; ');
+    return statements;
   }
 
   /** Drops every name (their statements are deallocated at the next BEGIN). */
@@ -74,10 +92,15 @@ export class PreparedStatements {
   }
 }
 
-/** PostgreSQL's refusal to run a named statement whose table changed shape since it was planned. */
-export function isStalePlan(err: unknown): boolean {
-  const e = err as { code?: string; message?: string } | null;
-  return e?.code === '0A000' && /cached plan must not change result type/.test(e.message ?? '');
+/**
+ * The connection's named statements can no longer be used: PostgreSQL refuses one whose table another
+ * server changed since it was planned (0A000 from RevalidateCachedQuery, matched by routine, not by
+ * the message, which the server may translate), or one pg closed after a failed bind (26000).
+ * Names are then dropped and the unit, which never reached its writes, can be retried.
+ */
+export function namesLost(err: unknown): boolean {
+  const e = err as { code?: string; routine?: string } | null;
+  return (e?.code === '0A000' && e.routine === 'RevalidateCachedQuery') || e?.code === '26000';
 }
 
 const byConnection = new WeakMap<object, PreparedStatements>();

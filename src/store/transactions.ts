@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { fail } from '../common/errors';
 import { yieldToEventLoop } from '../common/yield';
 import type { Dialect } from './database';
-import { isStalePlan } from './pg-prepared';
+import { namesLost } from './pg-prepared';
 import { transactionLost } from './sqlite-insert-buffer';
 
 /** Thrown inside a write when a concurrent writer got there first; the whole unit is re-run. */
@@ -185,12 +185,12 @@ export function transactionRunner(knex: Knex, dialect: Dialect): TransactionRunn
 }
 
 export function isRetryable(err: unknown): boolean {
-  if (err instanceof WriteConflict || isStalePlan(err)) {
+  if (err instanceof WriteConflict || namesLost(err)) {
     return true;
   }
   const code = (err as { code?: string } | null)?.code;
   // 23505 unique_violation, 40001 serialization_failure, 40P01 deadlock_detected (PostgreSQL); a
-  // named statement planned before another server changed its table is named anew (./pg-client.ts).
+  // connection whose named statements were lost names them anew (./pg-prepared.ts).
   return (
     code === '23505' ||
     code === '40001' ||

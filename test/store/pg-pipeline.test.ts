@@ -68,7 +68,7 @@ for (const kind of testDatabaseKinds().filter((k) => k.name === 'postgres')) {
       await database.dispose();
     });
 
-    it('a write transaction is two socket writes: BEGIN with its first reads, the held INSERTs with the COMMIT', async () => {
+    it('after its BEGIN, a write transaction is two socket writes: its first reads together, the held INSERTs with the COMMIT', async () => {
       let writes = 0;
       await db.knex.transaction(async (tx: Knex.Transaction) => {
         const connection = (await (tx.client as unknown as RawClient).acquireConnection()) as PgConnection;
@@ -86,7 +86,7 @@ for (const kind of testDatabaseKinds().filter((k) => k.name === 'postgres')) {
       expect(((await db.knex('pipe_t').orderBy('id')) as { id: number }[]).map((r) => r.id)).to.deep.equal([1, 2, 3]);
     });
 
-    it('a deferred BEGIN fails with the first statement it went with, and the connection goes on', async () => {
+    it('a transaction whose first statement fails reports that error, and the connection goes on', async () => {
       const err = await db.knex
         .transaction(async (tx) => tx('no_such_table').select('*'))
         .then(() => undefined, (e: { code?: string }) => e);
@@ -96,7 +96,7 @@ for (const kind of testDatabaseKinds().filter((k) => k.name === 'postgres')) {
       expect(row.v).to.equal('one');
     });
 
-    it('statements in a transaction are prepared once per connection; those outside are not', async () => {
+    it('statements in a transaction are prepared once per connection (from the second use); those outside are not', async () => {
       const connection = await client.acquireConnection();
       try {
         const statement = 'select v from "pipe_t" where "id" = $1 and $2 = $2';
@@ -119,8 +119,12 @@ for (const kind of testDatabaseKinds().filter((k) => k.name === 'postgres')) {
       try {
         await run(connection, 'BEGIN;');
         for (let i = 0; i < 80; i++) {
-          expect(await run(connection, `select $1::int + ${i} as n`, [1])).to.deep.equal([{ n: 1 + i }]);
+          for (let use = 0; use < 2; use++) {
+            // Named from the second use.
+            expect(await run(connection, `select $1::int + ${i} as n`, [1])).to.deep.equal([{ n: 1 + i }]);
+          }
         }
+        await run(connection, 'select v from "pipe_t" where "id" = $1', [1]);
         await run(connection, 'select v from "pipe_t" where "id" = $1', [1]);
         await run(connection, 'COMMIT;');
         await run(connection, 'BEGIN;');
@@ -151,6 +155,8 @@ for (const kind of testDatabaseKinds().filter((k) => k.name === 'postgres')) {
           }
         };
         expect(await read()).to.deep.equal([{ id: 1, v: 'a' }]);
+        expect(await read(), 'now named').to.deep.equal([{ id: 1, v: 'a' }]);
+        expect(await prepared(connection)).to.include('select * from "pipe_s" where "id" = $1');
         const other = openDatabase(database.url, { pgSchema: database.pgSchema });
         await other.knex.raw('alter table "pipe_s" add column "w" text');
         await other.close();
