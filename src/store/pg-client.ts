@@ -32,9 +32,9 @@ const heldOf = new WeakMap<object, HeldInserts>();
  * statement that flushes them (usually the COMMIT), and inside a transaction statements issued in
  * the same event-loop turn share a write (the subscription stamp and the reference check). A create
  * is then 3 round trips (BEGIN; the stamp and the reference check; the INSERTs with the COMMIT)
- * instead of 15: each round trip costs both processes socket writes and
- * wake-ups, ~0.1 ms of the event loop per write on this machine. Statements in transactions are
- * named, so PostgreSQL parses and plans each shape once per connection (./pg-prepared.ts).
+ * instead of 15: each round trip costs both processes socket writes and wake-ups, ~0.1 ms of the
+ * event loop per write on this machine. Statements in transactions are named, so PostgreSQL parses
+ * and plans each shape once per connection (./pg-prepared.ts).
  */
 export class BufferingPgClient extends KnexPgClient {
   async _query(connection: object, obj: PgQuery): Promise<PgQuery> {
@@ -45,18 +45,21 @@ export class BufferingPgClient extends KnexPgClient {
       // The connection is idle here (no transaction to abort): deallocate what the LRU evicted.
       // BEGIN itself is awaited, not deferred: a write stamps `last_updated` after its transaction
       // has started on the server, which the export's transactionTime relies on (export-sql.ts).
-      for (const deallocation of prepared.takeDeallocations()) {
+      const deallocations = prepared.takeDeallocations();
+      if (deallocations.length > 0) {
         corkForThisTurn(pg);
+      }
+      for (const deallocation of deallocations) {
         void run(connection, { sql: deallocation }).catch(() => undefined);
       }
     }
     const held = heldOn(connection);
-    const rows = held.hold(obj.sql, obj.bindings ?? [], inTransaction(connection));
+    const inTx = inTransaction(connection);
+    const rows = held.hold(obj.sql, obj.bindings ?? [], inTx);
     if (rows !== undefined) {
       obj.response = { command: 'INSERT', rowCount: rows, rows: [] };
       return obj;
     }
-    const inTx = inTransaction(connection);
     if (inTx) {
       nameStatement(prepared, obj);
     }
@@ -134,8 +137,9 @@ function nameStatement(prepared: PreparedStatements, statement: PgQuery): void {
  * Submits the statements in order. In pipeline mode pg writes each as soon as it is queued; in a
  * transaction the socket stays corked until the end of this event-loop turn, so that they, and any
  * other statement issued on the connection in the same turn (a hook's prefetched read beside the
- * write's first statement), leave in one write: on this machine every socket write costs ~0.1 ms of the event
- * loop. Without pipeline mode pg sends each after the previous one's answer, which is still correct.
+ * write's first statement), leave in one write: on this machine every socket write costs ~0.1 ms of
+ * the event loop. Without pipeline mode pg sends each after the previous one's answer, which is
+ * still correct.
  */
 function sendTogether(pg: PgConnection, run: RunQuery, statements: PgQuery[]): Promise<PgQuery>[] {
   corkForThisTurn(pg);

@@ -85,11 +85,6 @@ export class PreparedStatements {
     this.evicted.push(...this.names.values());
     this.names.clear();
   }
-
-  /** How many names the connection holds (for tests). */
-  get size(): number {
-    return this.names.size;
-  }
 }
 
 /**

@@ -66,8 +66,9 @@ export interface ResourceChange {
 export interface WriteHook {
   readonly name: string;
   /**
-   * Optional: at the start of a unit of work, starts (without awaiting) the reads its writes will
-   * need, so that on PostgreSQL they travel with the unit's first statement (./pg-client.ts).
+   * Optional, called on PostgreSQL only: at the start of a unit of work, starts (without awaiting)
+   * the reads its writes will need, so that they travel with the unit's first statement
+   * (./pg-client.ts). On SQLite a read first would only make the group commit begin as a reader.
    */
   beforeWrites?(tx: Knex.Transaction): void;
   inTransaction(tx: Knex.Transaction, change: ResourceChange): Promise<void>;

@@ -15,8 +15,9 @@ interface Cached {
  * in its own transaction. Any Subscription create, update or delete changes the sum (version ids
  * only grow and rows are never removed), so a changed stamp means "re-read", whoever wrote it.
  * The stamp is read once per outermost transaction (later writes in it see the same snapshot, or
- * their own Subscription writes, which mark it dirty), from the start of the write's unit of work
- * (`prefetch`): on PostgreSQL it then shares a round trip with the write's first statement. One small aggregate per transaction buys notifications that start with the very next committed write
+ * their own Subscription writes, which mark it dirty); on PostgreSQL from the start of the write's
+ * unit of work (`prefetch`), so that it shares a round trip with the write's first statement. One
+ * small aggregate per transaction buys notifications that start with the very next committed write
  * after a Subscription is stored, with no TTL window.
  *
  * A transaction that itself wrote a Subscription sees its own uncommitted rows; what it loads is
@@ -58,19 +59,19 @@ export class SubscriptionRegistry {
 
   private stampOf(tx: Knex.Transaction): Promise<string> {
     const root = rootOf(tx);
-    let stamp = this.stamps.get(root);
-    if (!stamp) {
-      stamp = readStamp(tx);
-      // A prefetched stamp may never be awaited (the write fails first): its failure is not
-      // unhandled, and is not kept for the transaction's later writes.
-      const read = stamp;
-      read.catch(() => {
-        if (this.stamps.get(root) === read) {
-          this.stamps.delete(root);
-        }
-      });
-      this.stamps.set(root, stamp);
+    const kept = this.stamps.get(root);
+    if (kept) {
+      return kept;
     }
+    const stamp = readStamp(tx);
+    // A prefetched stamp may never be awaited (the write fails first): its failure is not
+    // unhandled, and is not kept for the transaction's later writes.
+    stamp.catch(() => {
+      if (this.stamps.get(root) === stamp) {
+        this.stamps.delete(root);
+      }
+    });
+    this.stamps.set(root, stamp);
     return stamp;
   }
 

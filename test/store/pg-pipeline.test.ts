@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { openDatabase, type Database } from '../../src/store/database';
 import { insertRows } from '../../src/store/row-insert';
-import { isRetryable, TransactionRunner } from '../../src/store/transactions';
+import { namesLost } from '../../src/store/pg-prepared';
+import { TransactionRunner } from '../../src/store/transactions';
 import { testDatabaseKinds, type TestDatabase } from '../support/databases';
 
 interface Stream {
@@ -161,13 +162,51 @@ for (const kind of testDatabaseKinds().filter((k) => k.name === 'postgres')) {
         await other.knex.raw('alter table "pipe_s" add column "w" text');
         await other.close();
         const err = await read().then(() => undefined, (e: unknown) => e);
-        expect(isRetryable(err), String(err)).to.equal(true);
+        expect(namesLost(err), String(err)).to.equal(true);
         expect(await read()).to.deep.equal([{ id: 1, v: 'a', w: null }]);
+        // The runner re-runs a unit that met such an error, and it succeeds.
+        const runner = new TransactionRunner(db.knex, 'postgres');
+        let attempts = 0;
+        const row = await runner.run(async (tx) => {
+          if (attempts++ === 0) {
+            throw err;
+          }
+          return tx('pipe_s').where({ id: 1 }).first();
+        });
+        expect({ row, attempts }).to.deep.equal({ row: { id: 1, v: 'a', w: null }, attempts: 2 });
       } finally {
         await client.releaseConnection(connection);
       }
-      const runner = new TransactionRunner(db.knex, 'postgres');
-      expect(await runner.run((tx) => tx('pipe_s').where({ id: 1 }).first())).to.deep.equal({ id: 1, v: 'a', w: null });
+    });
+
+    it('a statement pg closed after a failed bind fails its next use once (retryable), then runs under a new name', async () => {
+      const connection = await client.acquireConnection();
+      const statement = 'select $1::text as v';
+      const unconvertible = {
+        toPostgres(): string {
+          throw new Error('unconvertible value');
+        },
+      };
+      try {
+        await run(connection, 'BEGIN;');
+        await run(connection, statement, ['a']);
+        expect(await run(connection, statement, ['b']), 'named from its second use').to.deep.equal([{ v: 'b' }]);
+        const bad = await run(connection, statement, [unconvertible]).then(() => undefined, (e: unknown) => e);
+        expect(String(bad)).to.match(/unconvertible value/);
+        // pg closed the statement on the server but still counts it as parsed. (Once its Close is
+        // answered: until then the connection is not known to be in the transaction, so not named.)
+        await run(connection, 'select 1');
+        const lost = await run(connection, statement, ['c']).then(() => undefined, (e: unknown) => e);
+        expect(namesLost(lost), String(lost)).to.equal(true);
+        await run(connection, 'ROLLBACK;');
+        await run(connection, 'BEGIN;');
+        for (const v of ['d', 'e', 'f']) {
+          expect(await run(connection, statement, [v])).to.deep.equal([{ v }]);
+        }
+        await run(connection, 'COMMIT;');
+      } finally {
+        await client.releaseConnection(connection);
+      }
     });
   });
 }
