@@ -6,6 +6,7 @@ import { newId } from '../common/ids';
 import type { SearchPage, SearchPlan } from '../search/types';
 import { lookupReaderFor, readerFor, type Dialect } from './database';
 import type { IndexRows } from './indexing/rows';
+import { transactionBegun } from './pg-client';
 import { insertRows } from './row-insert';
 import { pageNewestFirst } from './seq-paging';
 import { scanCount, scanPage } from './export-sql';
@@ -68,6 +69,7 @@ export class KnexRepository implements Repository {
   create(resource: Resource, options: WriteOptions = {}): Promise<StoredVersion> {
     return this.write(async (tx) => {
       await checkReferences(tx, options.references);
+      await transactionBegun(tx);
       const id = options.id ?? newId();
       const [current, stamped] = stamp(resource, id, 1, 'POST');
       await insertRows(tx, 'resource', [toRow(current)]);
@@ -78,6 +80,7 @@ export class KnexRepository implements Repository {
 
   createMany(items: { resource: Resource; id?: string }[]): Promise<StoredVersion[]> {
     return this.write(async (tx) => {
+      await transactionBegun(tx);
       const stamped = items.map(({ resource, id }) => stamp(resource, id ?? newId(), 1, 'POST'));
       const versions = stamped.map(([version]) => version);
       for (let i = 0; i < versions.length; i += BULK_CHUNK) {
@@ -132,6 +135,7 @@ export class KnexRepository implements Repository {
         return { version: previous, created: false, changed: false };
       }
       await checkReferences(tx, options.references);
+      await transactionBegun(tx);
       const versionId = previous ? Number(previous.versionId) + 1 : 1;
       const [current, stamped] = stamp(resource, resource.id, versionId, 'PUT');
       if (previous) {
@@ -150,6 +154,7 @@ export class KnexRepository implements Repository {
       if (!previous || previous.deleted) {
         return previous;
       }
+      await transactionBegun(tx);
       const current: StoredVersion = {
         resourceType,
         id,

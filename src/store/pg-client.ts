@@ -28,30 +28,32 @@ const heldOf = new WeakMap<object, HeldInserts>();
  * (`WITH a AS (INSERT …), b AS (INSERT …) INSERT …`), which PostgreSQL runs to completion whether
  * or not anything reads them.
  *
- * On connections in pg's pipeline mode (./database.ts) the held INSERTs go in one write with the
- * statement that flushes them (usually the COMMIT), and inside a transaction statements issued in
- * the same event-loop turn share a write (the subscription stamp and the reference check). A create
- * is then 3 round trips (BEGIN; the stamp and the reference check; the INSERTs with the COMMIT)
- * instead of 15: each round trip costs both processes socket writes and wake-ups, ~0.1 ms of the
- * event loop per write on this machine. Statements in transactions are named, so PostgreSQL parses
- * and plans each shape once per connection (./pg-prepared.ts).
+ * On connections in pg's pipeline mode (./database.ts) statements that need no answer before the
+ * next one goes are sent with it, in one write: knex's BEGIN waits for the transaction's first
+ * statement, the held INSERTs go with the statement that flushes them (usually the COMMIT), and
+ * inside a transaction statements issued in the same event-loop turn share a write (the
+ * subscription stamp and the reference check). A create is then 2 round trips (BEGIN with the stamp
+ * and the reference check; the INSERTs with the COMMIT) instead of 15: each round trip costs both
+ * processes socket writes and wake-ups, ~0.1 ms of the event loop per write on a slow machine.
+ * Statements in transactions are named, so PostgreSQL parses and plans each shape once per
+ * connection (./pg-prepared.ts).
  */
 export class BufferingPgClient extends KnexPgClient {
   async _query(connection: object, obj: PgQuery): Promise<PgQuery> {
     const run = (KnexPgClient.prototype as unknown as { _query: RunQuery })._query.bind(this);
     const pg = connection as PgConnection;
-    const prepared = preparedStatementsOf(connection);
+    if (BEGIN.test(obj.sql) || SAVEPOINT.test(obj.sql)) {
+      // `this` is the transaction's own copy of the client (knex makes one per transaction).
+      connectionOf.set(this, connection);
+    }
     if (BEGIN.test(obj.sql)) {
-      // The connection is idle here (no transaction to abort): deallocate what the LRU evicted.
-      // BEGIN itself is awaited, not deferred: a write stamps `last_updated` after its transaction
-      // has started on the server, which the export's transactionTime relies on (export-sql.ts).
-      const deallocations = prepared.takeDeallocations();
-      if (deallocations.length > 0) {
-        corkForThisTurn(pg);
-      }
-      for (const deallocation of deallocations) {
-        void run(connection, { sql: deallocation }).catch(() => undefined);
-      }
+      return begin(pg, run, obj);
+    }
+    const begun = sendDeferredBegin(pg);
+    if (END.test(obj.sql)) {
+      // From here on the connection is not in the transaction as far as new statements go: an
+      // INSERT issued after a failed COMMIT must run where it is issued, not be held.
+      openTransactions.delete(connection);
     }
     const held = heldOn(connection);
     const inTx = inTransaction(connection);
@@ -60,20 +62,21 @@ export class BufferingPgClient extends KnexPgClient {
       obj.response = { command: 'INSERT', rowCount: rows, rows: [] };
       return obj;
     }
+    const prepared = preparedStatementsOf(connection);
     if (inTx) {
       nameStatement(prepared, obj);
     }
     const inserts = combinedInserts(held.take(obj.sql));
     inserts.forEach((insert) => nameStatement(prepared, insert));
     try {
-      if (inserts.length === 0) {
+      if (begun === undefined && inserts.length === 0) {
         if (inTx) {
           // A statement alone outside a transaction (a read, a search) has nothing to wait for.
           corkForThisTurn(pg);
         }
         return await run(connection, obj);
       }
-      return await sendWith(pg, run, obj, inserts, held);
+      return await sendWith(pg, run, obj, begun, inserts, held);
     } catch (err) {
       if (namesLost(err)) {
         // Another server changed a table under this connection's named statements, or pg closed
@@ -91,12 +94,23 @@ export class BufferingPgClient extends KnexPgClient {
 }
 
 /**
- * Sends `obj` with the held INSERTs that must go first, in one write, and answers as if they had
- * run one after another: the first failure is the error.
+ * Sends `obj` with the statements that must go first (the held INSERTs; a deferred BEGIN already
+ * queued), in one write, and answers as if they had run one after another: the first failure is
+ * the error.
  */
-async function sendWith(pg: PgConnection, run: RunQuery, obj: PgQuery, inserts: PgQuery[], held: HeldInserts): Promise<PgQuery> {
-  const results = await Promise.allSettled(sendTogether(pg, run, [...inserts, obj]));
-  const failedInsert = results.slice(0, inserts.length).find((r) => r.status === 'rejected');
+async function sendWith(
+  pg: PgConnection,
+  run: RunQuery,
+  obj: PgQuery,
+  begun: Promise<unknown> | undefined,
+  inserts: PgQuery[],
+  held: HeldInserts,
+): Promise<PgQuery> {
+  const results = await Promise.allSettled([begun ?? Promise.resolve(), ...sendTogether(pg, run, [...inserts, obj])]);
+  if (results[0].status === 'rejected') {
+    throw results[0].reason;
+  }
+  const failedInsert = results.slice(1, 1 + inserts.length).find((r) => r.status === 'rejected');
   if (failedInsert) {
     // The statements after it ran in the aborted transaction (a COMMIT there rolls back): undo
     // the unit as if its INSERT had failed in place.
@@ -113,11 +127,82 @@ async function sendWith(pg: PgConnection, run: RunQuery, obj: PgQuery, inserts: 
   if (last.status === 'rejected') {
     throw last.reason;
   }
-  return last.value;
+  return last.value as PgQuery;
 }
 
-/** knex's BEGIN. */
-const BEGIN = /^BEGIN;$/;
+/** knex's BEGIN: a plain `BEGIN;` may wait for the first statement, `BEGIN TRANSACTION …` is sent at once. */
+const BEGIN = /^BEGIN\b/;
+const SAVEPOINT = /^SAVEPOINT /;
+/** knex's COMMIT and ROLLBACK of the outermost transaction (not ROLLBACK TO SAVEPOINT). */
+const END = /^(COMMIT;?|ROLLBACK)$/;
+
+interface DeferredBegin {
+  /** The evicted names' DEALLOCATEs (the connection is idle before BEGIN), then the BEGIN. */
+  statements: PgQuery[];
+  run: RunQuery;
+}
+
+/** Connections whose BEGIN waits for the transaction's first statement. */
+const deferredBegins = new WeakMap<object, DeferredBegin>();
+/**
+ * Connections with a transaction open as far as statements issued go (BEGIN issued, no COMMIT or
+ * ROLLBACK since), with the answer to that BEGIN.
+ */
+const openTransactions = new WeakMap<object, Promise<unknown>>();
+/** A transaction's copy of the client → its connection. */
+const connectionOf = new WeakMap<object, object>();
+
+/**
+ * knex's BEGIN, with the DEALLOCATEs of the names the connection's LRU evicted. On pipeline
+ * connections both wait for the transaction's first statement and knex is answered at once.
+ */
+function begin(pg: PgConnection, run: RunQuery, obj: PgQuery): Promise<PgQuery> {
+  const statements = [...preparedStatementsOf(pg).takeDeallocations().map((sql) => ({ sql })), obj];
+  if (pg.pipeline === true && obj.sql === 'BEGIN;') {
+    deferredBegins.set(pg, { statements, run });
+    obj.response = { command: 'BEGIN', rowCount: null, rows: [] };
+    return Promise.resolve(obj);
+  }
+  return sendBegin(pg, { statements, run }) as Promise<PgQuery>;
+}
+
+/** Queues a deferred BEGIN now (corked: it leaves with what is issued next in this turn). */
+function sendDeferredBegin(pg: PgConnection): Promise<unknown> | undefined {
+  const deferred = deferredBegins.get(pg);
+  if (deferred === undefined) {
+    return undefined;
+  }
+  deferredBegins.delete(pg);
+  return sendBegin(pg, deferred);
+}
+
+function sendBegin(pg: PgConnection, { statements, run }: DeferredBegin): Promise<unknown> {
+  const sent = sendTogether(pg, run, statements);
+  // A DEALLOCATE's failure (none is expected) is of no concern to the transaction.
+  sent.slice(0, -1).forEach((deallocation) => void deallocation.catch(() => undefined));
+  const answer = sent[sent.length - 1]!;
+  openTransactions.set(pg, answer);
+  answer.catch(() => {
+    if (openTransactions.get(pg) === answer) {
+      openTransactions.delete(pg);
+    }
+  });
+  return answer;
+}
+
+/**
+ * Resolves once PostgreSQL has begun `tx`'s transaction (its deferred BEGIN is sent now if no
+ * statement has taken it yet); undefined when there is nothing to wait for (another database).
+ * A write stamps `last_updated` after this, so no transaction open on the server started later
+ * than a `last_updated` it will commit: the export's transactionTime relies on it (export-sql.ts).
+ */
+export function transactionBegun(tx: Knex.Transaction): Promise<unknown> | undefined {
+  const connection = connectionOf.get(tx.client);
+  if (connection === undefined) {
+    return undefined;
+  }
+  return sendDeferredBegin(connection as PgConnection) ?? openTransactions.get(connection);
+}
 
 interface PgConnection {
   pipeline?: boolean;
@@ -171,14 +256,20 @@ function heldOn(connection: object): HeldInserts {
 }
 
 /**
- * 'T': in a transaction that has not failed ('E' is an aborted one, where an INSERT must fail now).
- * pg hands a query its error on the server's ErrorResponse, before the ReadyForQuery that carries
- * the new status: until then (readyForQuery false) the status is the old one, and a failed COMMIT
- * still says 'T'. An INSERT issued then is not held: it runs (and commits) where it is issued.
+ * In a transaction that has not failed: a BEGIN issued (or deferred) and no COMMIT or ROLLBACK
+ * issued since, and, once pg has read the server's status after the last statement, 'T' ('E' is an
+ * aborted transaction, where an INSERT must fail now). While statements are in flight (pipeline
+ * mode) the status read is an old one, and the statements issued decide.
  */
 function inTransaction(connection: object): boolean {
+  if (deferredBegins.has(connection)) {
+    return true;
+  }
+  if (!openTransactions.has(connection)) {
+    return false;
+  }
   const pg = connection as PgConnection;
-  return pg.readyForQuery === true && pg.getTransactionStatus?.() === 'T';
+  return pg.readyForQuery !== true || pg.getTransactionStatus?.() === 'T';
 }
 
 /** knex's PostgreSQL INSERT of plain rows: `insert into "t" ("a", "b") values ($1, $2), ($3, $4)`. */

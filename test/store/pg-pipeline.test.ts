@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { openDatabase, type Database } from '../../src/store/database';
 import { insertRows } from '../../src/store/row-insert';
+import { transactionBegun } from '../../src/store/pg-client';
 import { namesLost } from '../../src/store/pg-prepared';
 import { TransactionRunner } from '../../src/store/transactions';
 import { testDatabaseKinds, type TestDatabase } from '../support/databases';
@@ -69,7 +70,7 @@ for (const kind of testDatabaseKinds().filter((k) => k.name === 'postgres')) {
       await database.dispose();
     });
 
-    it('after its BEGIN, a write transaction is two socket writes: its first reads together, the held INSERTs with the COMMIT', async () => {
+    it('a write transaction is two socket writes: its BEGIN with its first reads, the held INSERTs with the COMMIT', async () => {
       let writes = 0;
       await db.knex.transaction(async (tx: Knex.Transaction) => {
         const connection = (await (tx.client as unknown as RawClient).acquireConnection()) as PgConnection;
@@ -85,6 +86,17 @@ for (const kind of testDatabaseKinds().filter((k) => k.name === 'postgres')) {
       });
       expect(writes).to.equal(2);
       expect(((await db.knex('pipe_t').orderBy('id')) as { id: number }[]).map((r) => r.id)).to.deep.equal([1, 2, 3]);
+    });
+
+    it('transactionBegun: once it resolves the server has begun the transaction (a deferred BEGIN is sent for it)', async () => {
+      await db.knex.transaction(async (tx: Knex.Transaction) => {
+        // No statement yet: knex was answered BEGIN, but nothing has gone to the server.
+        await transactionBegun(tx);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const after = Date.now();
+        const [row] = (await tx.raw('select xact_start from pg_stat_activity where pid = pg_backend_pid()')).rows as { xact_start: Date }[];
+        expect(row.xact_start.getTime()).to.be.below(after);
+      });
     });
 
     it('a transaction whose first statement fails reports that error, and the connection goes on', async () => {
