@@ -17,7 +17,7 @@ export function withAuditEvents(inner: Repository, store: AuditStore): Repositor
     history: (query: HistoryQuery) => (query.resourceType === 'AuditEvent' ? store.history(query) : inner.history(query)),
     search: (plan) => (plan.resourceType === 'AuditEvent' ? store.search(plan) : inner.search(plan)),
     count: (plan) => (plan.resourceType === 'AuditEvent' ? store.count(plan) : inner.count(plan)),
-    transaction: (work) => inner.transaction((repo) => work(withAuditEvents(repo, store))),
+    transaction: (work, options) => inner.transaction((repo) => work(withAuditEvents(repo, store)), options),
     // What _include/_revinclude load: only types the client may read (the FHIR core asks no one).
     readMany: (refs) => {
       const auth = currentInteraction()?.auth;

@@ -19,6 +19,9 @@ export function combineRules(rules: readonly WriteRules[]): WriteRules {
       }
       return followUps;
     },
+    followsUpCreates(resourceType: string): boolean {
+      return rules.some((rule) => rule.followsUpCreates?.(resourceType) ?? true);
+    },
   };
 }
 

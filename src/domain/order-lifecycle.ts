@@ -52,6 +52,9 @@ export const orderLifecycle: WriteRules = {
     }
     return [];
   },
+
+  // A new order has no procedures to withdraw yet; a new procedure may complete its orders.
+  followsUpCreates: (resourceType) => resourceType === 'Procedure',
 };
 
 function checkTransition(previous: ServiceRequest, next: ServiceRequest): void {

@@ -44,6 +44,7 @@ export function createOutcomeEngine(thresholds: () => OutcomeThresholds = () => 
       }
       return updates;
     },
+    followsUpCreates: (resourceType) => resourceType === 'Procedure' || resourceType === 'Observation',
   };
 }
 

@@ -111,6 +111,12 @@ export interface WriteChange {
 export interface WriteRules {
   before(repo: Repository, change: WriteChange): Promise<void>;
   after(repo: Repository, change: WriteChange): Promise<Resource[]>;
+  /**
+   * False when creating a resource of this type never makes `after` write (or lock) anything else:
+   * such a create may then share its transaction with other creates (PostgreSQL group commit).
+   * Unset: assumed true.
+   */
+  followsUpCreates?(resourceType: string): boolean;
 }
 
 export type FhirHandler = (req: FhirRequest, ctx: FhirContext) => Promise<FhirResponse>;

@@ -10,9 +10,11 @@ import { transactionBegun } from './pg-client';
 import { insertRows } from './row-insert';
 import { pageNewestFirst } from './seq-paging';
 import { scanCount, scanPage } from './export-sql';
+import { refuseInSharedTransaction } from './shared-transactions';
 import { countMatches, referencedTargets, referencingSources, searchPage } from './search-sql';
 import { transactionRunner, WriteConflict } from './transactions';
 import type {
+  TransactionOptions,
   HistoryPage,
   HistoryQuery,
   Repository,
@@ -59,11 +61,11 @@ export class KnexRepository implements Repository {
     private readonly tx?: Knex.Transaction,
   ) {}
 
-  async transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (repo: Repository) => Promise<T>, options?: TransactionOptions): Promise<T> {
     if (this.tx) {
       return work(this);
     }
-    return this.runUnit((tx) => work(new KnexRepository(this.knex, this.dialect, this.hooks, tx)));
+    return this.runUnit((tx) => work(new KnexRepository(this.knex, this.dialect, this.hooks, tx)), options);
   }
 
   create(resource: Resource, options: WriteOptions = {}): Promise<StoredVersion> {
@@ -203,6 +205,7 @@ export class KnexRepository implements Repository {
     if (!this.tx) {
       throw new Error('lock() needs a transaction: call it inside repository.transaction()');
     }
+    refuseInSharedTransaction(this.tx, 'lock()');
     const lockKey = createHash('sha256').update(key).digest('hex');
     await this.tx('write_lock').insert({ lock_key: lockKey }).onConflict('lock_key').ignore();
     if (this.dialect === 'postgres') {
@@ -258,7 +261,7 @@ export class KnexRepository implements Repository {
   }
 
   /** A unit of work in its own transaction (or group commit), with the hooks' reads started first. */
-  private runUnit<T>(work: (tx: Knex.Transaction) => Promise<T>): Promise<T> {
+  private runUnit<T>(work: (tx: Knex.Transaction) => Promise<T>, options?: TransactionOptions): Promise<T> {
     return transactionRunner(this.knex, this.dialect).run((tx) => {
       // Only on PostgreSQL, where it saves a round trip. On SQLite a read first would make the
       // group commit's transaction start as a reader and need an upgrade to write, which another
@@ -269,7 +272,7 @@ export class KnexRepository implements Repository {
         }
       }
       return work(tx);
-    });
+    }, options);
   }
 
   private async readForWrite(
@@ -278,6 +281,7 @@ export class KnexRepository implements Repository {
     id: string,
     ifMatch: string | undefined,
   ): Promise<StoredVersion | undefined> {
+    refuseInSharedTransaction(tx, 'A locking read');
     const row = await tx<ResourceRow>('resource')
       .where({ resource_type: resourceType, id })
       .modify((q) => {

@@ -4,6 +4,7 @@ import { fail } from '../common/errors';
 import { yieldToEventLoop } from '../common/yield';
 import type { Dialect } from './database';
 import { namesLost } from './pg-prepared';
+import { SharedTransactions } from './shared-transactions';
 import { transactionLost } from './sqlite-insert-buffer';
 
 /** Thrown inside a write when a concurrent writer got there first; the whole unit is re-run. */
@@ -36,22 +37,30 @@ interface Unit {
  * them all durable. A unit's promise settles only after that COMMIT: no response is sent for a write
  * that is not on disk.
  *
- * PostgreSQL runs each unit in its own transaction on the pool, in parallel.
+ * PostgreSQL runs each unit in its own transaction on the pool, in parallel; units marked
+ * `shareable` (plain creates) that arrive together share one (./shared-transactions.ts).
  * Units that lost a race (a unique-key collision between concurrent creates, a serialization failure,
  * a deadlock, SQLite busy, our own WriteConflict) are run again, up to MAX_ATTEMPTS.
  */
 export class TransactionRunner {
   private readonly queue: Unit[] = [];
   private flushing = false;
+  private readonly shared: SharedTransactions;
 
   constructor(
     private readonly knex: Knex,
     private readonly dialect: Dialect,
-  ) {}
+  ) {
+    this.shared = new SharedTransactions(knex, (work) => runWithRetries(knex, work));
+  }
 
-  run<T>(work: Work<T>): Promise<T> {
+  /**
+   * `shareable`: the work takes no locks and relies on no read being exclusive, so it may share its
+   * transaction with other such units (PostgreSQL; SQLite group-commits every unit anyway).
+   */
+  run<T>(work: Work<T>, options: { shareable?: boolean } = {}): Promise<T> {
     if (this.dialect !== 'sqlite') {
-      return runWithRetries(this.knex, work);
+      return options.shareable ? this.shared.run(work) : runWithRetries(this.knex, work);
     }
     return new Promise<T>((resolve, reject) => {
       // The batch runs in the context of whichever request started the flush: bind each unit to its
@@ -202,11 +211,4 @@ export function isRetryable(err: unknown): boolean {
   );
 }
 
-/** The outermost transaction: units of a group commit and Bundle entries run in savepoints of it. */
-export function rootOf(tx: Knex.Transaction): Knex.Transaction {
-  let t = tx as Knex.Transaction & { parentTransaction?: Knex.Transaction };
-  while (t.parentTransaction) {
-    t = t.parentTransaction as Knex.Transaction & { parentTransaction?: Knex.Transaction };
-  }
-  return t;
-}
+export { rootOf } from './transaction-root';

@@ -147,11 +147,20 @@ export interface Repository {
    */
   settleWrites(): Promise<void>;
   /** Runs `work` with a repository whose writes share one transaction (bundles, imports). */
-  transaction<T>(work: (repo: Repository) => Promise<T>): Promise<T>;
+  transaction<T>(work: (repo: Repository) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Live current versions of one type in id order, one keyset page at a time (exports, `$everything`). */
   scan(query: ScanQuery): Promise<ScanRow[]>;
   /** How many live resources `scan` would return over all pages. */
   countScan(query: ScanQuery): Promise<number>;
+}
+
+export interface TransactionOptions {
+  /**
+   * The work takes no locks (`lock`, `readForUpdate`) and relies on no read being exclusive, as a
+   * plain create: the store may run it in one transaction with other such work (PostgreSQL group
+   * commit, src/store/shared-transactions.ts). If any of them fails, each runs again alone.
+   */
+  shareable?: boolean;
 }
 
 /** Whose data a compartment-scoped read covers: every patient, some patients, or a Group's members. */

@@ -15,7 +15,7 @@ export function withSubscriptionChecks(inner: Repository, baseUrl: string): Repo
   const overrides: Partial<Repository> = {
     create: (resource, options) => inner.create(checked(resource), options),
     update: (resource, options) => inner.update(checked(resource), options),
-    transaction: (work) => inner.transaction((repo) => work(withSubscriptionChecks(repo, baseUrl))),
+    transaction: (work, options) => inner.transaction((repo) => work(withSubscriptionChecks(repo, baseUrl)), options),
   };
   return withOverrides(inner, overrides);
 }

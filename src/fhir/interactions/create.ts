@@ -13,6 +13,10 @@ export async function create(req: FhirRequest, ctx: FhirContext): Promise<FhirRe
   const { type } = req.params;
   const valid = await (req.validated ?? (ctx.validate ?? validateInProcess)(withoutId(req.body), type));
   const ifNoneExist = req.headers['if-none-exist'];
+  // A plain create locks nothing and may share a transaction with other creates (PostgreSQL group
+  // commit); a conditional one locks its criteria, and some creates update other resources.
+  const followsUp = ctx.rules ? (ctx.rules.followsUpCreates?.(type) ?? true) : false;
+  const shareable = !ifNoneExist && !followsUp;
   return ctx.repo.transaction(async (repo) => {
     if (ifNoneExist) {
       const existing = await findConditionalMatch(repo, type, ifNoneExist, req.baseUrl, 'If-None-Exist');
@@ -31,5 +35,5 @@ export async function create(req: FhirRequest, ctx: FhirContext): Promise<FhirRe
         ...valid.warnings,
       ),
     };
-  });
+  }, { shareable });
 }
