@@ -112,9 +112,9 @@ export interface WriteRules {
   before(repo: Repository, change: WriteChange): Promise<void>;
   after(repo: Repository, change: WriteChange): Promise<Resource[]>;
   /**
-   * False when creating a resource of this type never makes `after` write (or lock) anything else:
-   * such a create may then share its transaction with other creates (PostgreSQL group commit).
-   * Unset: assumed true.
+   * False when creating a resource of this type never makes `before` or `after` lock anything, rely
+   * on a read being exclusive, or write anything else: such a create may then share its transaction
+   * with other creates (PostgreSQL group commit, src/store/shared-transactions.ts). Unset: true.
    */
   followsUpCreates?(resourceType: string): boolean;
 }

@@ -153,9 +153,9 @@ function postgresConfig(url: string, schema?: string): Knex.Config {
   return {
     // knex's pg client, with a transaction's INSERTs written together (./pg-client.ts).
     client: BufferingPgClient as unknown as typeof Knex.Client,
-    // Pipeline mode lets ./pg-client.ts send a transaction's held INSERTs with the statement that
-    // flushes them, and statements issued together in one write; knex still awaits each of its own
-    // queries, so nothing else is sent early.
+    // Pipeline mode lets ./pg-client.ts send a transaction's BEGIN with its first statement, its
+    // held INSERTs with the statement that flushes them, and statements issued together (a unit's
+    // reads, or the units of a shared transaction) in one write.
     connection: { connectionString: url, pipeline: true } as Knex.PgConnectionConfig,
     searchPath: schema ? [schema] : undefined,
     pool: { min: 0, max: 10 },

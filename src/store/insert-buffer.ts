@@ -42,8 +42,9 @@ const INSERT_INTO = /^insert into /;
 
 /**
  * One connection's held INSERTs; the dialect's client runs what this hands back. Whether the
- * connection is in a transaction is the driver's to say (not read from the SQL, which a failed
- * COMMIT would leave wrong): outside one, an INSERT must run, and fail, where it is issued.
+ * connection is in a transaction is the client's to say (the driver's status, on PostgreSQL with the
+ * BEGIN/COMMIT/ROLLBACK issued while statements are in flight): outside one, and in an aborted one,
+ * an INSERT must run, and fail, where it is issued.
  */
 export class HeldInserts {
   private readonly held = new Map<string, HeldGroup>();

@@ -47,13 +47,19 @@ export class BufferingPgClient extends KnexPgClient {
       connectionOf.set(this, connection);
     }
     if (BEGIN.test(obj.sql)) {
+      sharedConnections.delete(connection);
       return begin(pg, run, obj);
+    }
+    if (SAVEPOINT.test(obj.sql) && sharedConnections.has(connection)) {
+      // Rolling back to it would undo the other units' statements too (./shared-transactions.ts).
+      throw new Error('A savepoint in a shared transaction: the unit runs again alone');
     }
     const begun = sendDeferredBegin(pg);
     if (END.test(obj.sql)) {
       // From here on the connection is not in the transaction as far as new statements go: an
       // INSERT issued after a failed COMMIT must run where it is issued, not be held.
       openTransactions.delete(connection);
+      sharedConnections.delete(connection);
     }
     const held = heldOn(connection);
     const inTx = inTransaction(connection);
@@ -132,7 +138,7 @@ async function sendWith(
 
 /** knex's BEGIN: a plain `BEGIN;` may wait for the first statement, `BEGIN TRANSACTION …` is sent at once. */
 const BEGIN = /^BEGIN\b/;
-const SAVEPOINT = /^SAVEPOINT /;
+const SAVEPOINT = /^SAVEPOINT /i;
 /** knex's COMMIT and ROLLBACK of the outermost transaction (not ROLLBACK TO SAVEPOINT). */
 const END = /^(COMMIT;?|ROLLBACK)$/;
 
@@ -151,6 +157,16 @@ const deferredBegins = new WeakMap<object, DeferredBegin>();
 const openTransactions = new WeakMap<object, Promise<unknown>>();
 /** A transaction's copy of the client → its connection. */
 const connectionOf = new WeakMap<object, object>();
+/** Connections whose open transaction units share (./shared-transactions.ts): no savepoints there. */
+const sharedConnections = new WeakSet<object>();
+
+/** `tx` is shared by several units until it ends: a savepoint in it is refused. */
+export function markShared(tx: Knex.Transaction): void {
+  const connection = connectionOf.get(tx.client);
+  if (connection !== undefined) {
+    sharedConnections.add(connection);
+  }
+}
 
 /**
  * knex's BEGIN, with the DEALLOCATEs of the names the connection's LRU evicted. On pipeline

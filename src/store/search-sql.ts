@@ -338,8 +338,12 @@ function chooseDriver(knex: Knex, resourceType: string, conditions: Condition[])
   // A page and its `_total` count share the plan's conditions: probe once for both.
   let driver = drivers.get(conditions);
   if (!driver) {
-    driver = probeDriver(knex, resourceType, conditions);
-    drivers.set(conditions, driver);
+    const probe = probeDriver(knex, resourceType, conditions);
+    // A failed probe is not kept: a unit run again (a retry, a shared transaction's unit alone)
+    // searches with the same plan and must probe anew.
+    probe.catch(() => drivers.get(conditions) === probe && drivers.delete(conditions));
+    drivers.set(conditions, probe);
+    driver = probe;
   }
   return driver;
 }

@@ -1,5 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import type { Knex } from 'knex';
+import { markShared } from './pg-client';
 import { rootOf } from './transaction-root';
 
 type Work<T> = (tx: Knex.Transaction) => Promise<T>;
@@ -23,17 +24,22 @@ const MAX_IN_FLIGHT = 1;
 /** Thrown inside a shared transaction to roll it back when one of its units failed. */
 class UnitFailed extends Error {}
 
+/** Whether `tx` (or the transaction it is nested in) is shared by several units now. */
+export function isShared(tx: Knex.Transaction): boolean {
+  return shared.has(rootOf(tx));
+}
+
 /** The transactions units share now. */
 const shared = new WeakSet<object>();
 
 /**
  * Refuses what a shared transaction cannot give a unit: a lock of its own (other units of the
- * transaction would hold it too). The whole transaction is then rolled back and every unit runs
+ * transaction would hold it too; savepoints are refused in ./pg-client.ts). The whole transaction is then rolled back and every unit runs
  * alone, where the lock means what it says. Units are marked shareable only when they need none;
  * this keeps a wrong mark from costing correctness.
  */
 export function refuseInSharedTransaction(tx: Knex.Transaction, what: string): void {
-  if (shared.has(rootOf(tx))) {
+  if (isShared(tx)) {
     throw new Error(`${what} in a shared transaction: the unit runs again alone`);
   }
 }
@@ -43,8 +49,9 @@ export function refuseInSharedTransaction(tx: Knex.Transaction, what: string): v
  * creates, `TransactionOptions.shareable`). The units that arrive together run side by side in one
  * transaction on one connection: their first statements leave in one socket write, their rows in
  * one combined INSERT with the COMMIT (./pg-client.ts), so a batch of creates costs one BEGIN, one
- * COMMIT (one WAL flush) and two round trips instead of each create's own. knex's per-transaction
- * machinery (a client copy and a knex instance per transaction) is paid once per batch too.
+ * COMMIT (one WAL flush) and, with no Subscription to match, two round trips instead of each
+ * create's own. knex's per-transaction machinery (a client copy and a knex instance per
+ * transaction) is paid once per batch too.
  *
  * Units run concurrently, not in savepoints, so a failed one cannot be rolled back alone: if any
  * unit fails, or PostgreSQL refuses the COMMIT, the whole transaction is rolled back and every unit
@@ -95,33 +102,35 @@ export class SharedTransactions {
       await this.runAlone(unit.work).then(unit.resolve, unit.reject);
       return;
     }
-    let values: unknown[] = [];
+    let values: unknown[] | undefined;
     try {
       await this.knex.transaction(async (tx) => {
         shared.add(tx);
-        const outcomes = await Promise.allSettled(units.map((unit) => unit.work(tx)));
+        markShared(tx);
+        const outcomes = await Promise.allSettled(units.map((unit) => Promise.resolve(tx).then(unit.work)));
         if (outcomes.some((outcome) => outcome.status === 'rejected')) {
           throw new UnitFailed();
         }
         values = outcomes.map((outcome) => (outcome as PromiseFulfilledResult<unknown>).value);
       });
     } catch (error) {
-      if (!(error instanceof UnitFailed) && !rolledBack(error)) {
+      if (values !== undefined && !refusedByServer(error)) {
         // The connection failed with the COMMIT perhaps on its way: whether it was stored is not
         // known, so nothing runs again (that could store a create twice), as for a unit alone.
         units.forEach((unit) => unit.reject(error));
         return;
       }
-      // Nothing of this transaction is stored: each unit again, alone, for its own outcome.
-      await Promise.all(units.map((unit) => this.runAlone(unit.work).then(unit.resolve, unit.reject)));
+      // Nothing of this transaction is stored (no COMMIT was sent, or PostgreSQL refused it): each
+      // unit again, alone, for its own outcome. Not in this batch's slot: the next batch goes on.
+      void Promise.all(units.map((unit) => this.runAlone(unit.work).then(unit.resolve, unit.reject)));
       return;
     }
-    units.forEach((unit, i) => unit.resolve(values[i]));
+    units.forEach((unit, i) => unit.resolve(values![i]));
   }
 }
 
-/** PostgreSQL answered with an error (an SQLSTATE): it rolled the transaction back. */
-function rolledBack(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+/** PostgreSQL answered the statement with an error (not a lost connection): it rolled the transaction back. */
+function refusedByServer(error: unknown): boolean {
+  const { severity, code } = (error ?? {}) as { severity?: unknown; code?: unknown };
+  return severity === 'ERROR' && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
 }

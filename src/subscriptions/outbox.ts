@@ -46,8 +46,11 @@ export async function enqueue(
     .insert({ subscription_id: subscriptionId, last_seq: 0, attempts: 0, next_attempt_at: EPOCH })
     .onConflict('subscription_id')
     .ignore();
-  await tx(QUEUE).where({ subscription_id: subscriptionId }).increment('last_seq', 1);
-  const { last_seq } = (await tx(QUEUE).where({ subscription_id: subscriptionId }).first('last_seq')) as { last_seq: number | string };
+  // One statement: creates sharing a transaction (src/store/shared-transactions.ts) run side by side,
+  // and an increment and a separate read of it could interleave with another's and both read N+2.
+  const [{ last_seq }] = (await tx(QUEUE).where({ subscription_id: subscriptionId }).increment('last_seq', 1).returning('last_seq')) as {
+    last_seq: number | string;
+  }[];
   await tx(OUTBOX).insert({
     subscription_id: subscriptionId,
     seq: Number(last_seq),

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { refuseInSharedTransaction } from '../store/shared-transactions';
 import { rootOf } from '../store/transactions';
 import { readSubscription, type SubscriptionInfo } from './model';
 
@@ -33,6 +34,8 @@ export class SubscriptionRegistry {
 
   /** A Subscription is being written in `tx`. */
   markDirty(tx: Knex.Transaction): void {
+    // Another unit of a shared transaction may already have read (and cached) this uncommitted row.
+    refuseInSharedTransaction(tx, 'A Subscription write');
     this.dirty.add(rootOf(tx));
     this.stamps.delete(rootOf(tx));
     this.cached = undefined;

@@ -1,8 +1,10 @@
 import { expect } from 'chai';
+import { parseSearch } from '../../src/search/parse';
 import { KnexRepository } from '../../src/store/knex-repository';
 import { testDatabaseKinds } from '../support/databases';
 import { blockOrder, patient, practitioner } from '../support/fixtures';
 import { startTestServer, type TestServer } from '../support/server';
+import { oneTo, restHook, subscribe, taggedPatient } from '../subscriptions/support';
 
 /** PostgreSQL group commit: plain creates that arrive together share a transaction (src/store/shared-transactions.ts). */
 for (const kind of testDatabaseKinds().filter((k) => k.name === 'postgres')) {
@@ -60,6 +62,17 @@ for (const kind of testDatabaseKinds().filter((k) => k.name === 'postgres')) {
       }
     });
 
+    it('creates that match one Subscription, sharing a transaction, queue their notifications in order: 1..n, none re-run', async () => {
+      const tag = 'urn:test:shared-outbox';
+      const sub = await subscribe(server.fhir, restHook(`Patient?identifier=${tag}|`, 'http://127.0.0.1:9/hook'));
+      const results = await Promise.all(oneTo(8).map((n) => server.fhir('/Patient', { method: 'POST', body: taggedPatient(tag, n) })));
+      expect(results.map((r) => r.status)).to.deep.equal(Array(8).fill(201));
+      expect(await writers('Patient', results.map((r) => r.body.id as string)), 'creates shared transactions').to.be.below(8);
+      const outbox = (await server.core.db.knex('subscription_outbox').where({ subscription_id: sub.id }).orderBy('seq')) as { seq: number; resource_id: string }[];
+      expect(outbox.map((row) => Number(row.seq))).to.deep.equal(oneTo(8));
+      expect(outbox.map((row) => row.resource_id).sort()).to.deep.equal(results.map((r) => r.body.id as string).sort());
+    });
+
     it('a shareable unit that takes a lock runs again alone, and every unit of its batch is stored', async () => {
       const repo = new KnexRepository(server.core.db.knex, 'postgres');
       const results = await Promise.all(
@@ -83,6 +96,36 @@ for (const kind of testDatabaseKinds().filter((k) => k.name === 'postgres')) {
       expect(rows).to.have.length(8);
       const lockerTx = rows.find((r) => r.id === ids[3])!.x;
       expect(rows.filter((r) => r.x === lockerTx), 'the unit with the lock in a transaction of its own').to.have.length(1);
+    });
+
+    it('a shareable unit that sets a savepoint (a search walking a date index) runs again alone; no other unit loses a row', async () => {
+      const repo = new KnexRepository(server.core.db.knex, 'postgres');
+      const plan = parseSearch('Observation', { date: 'ge2020-01-01' }, { strict: true, baseUrl: '' });
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          repo.transaction(
+            async (tx) => {
+              const version = await tx.create(patient(`Saver${i}`));
+              if (i === 5) {
+                // Its savepoint, rolled back in a shared transaction, would undo the others' statements.
+                await tx.search(plan);
+              }
+              return version;
+            },
+            { shareable: true },
+          ),
+        ),
+      );
+      const ids = results.map((v) => v.id);
+      const rows = (await server.core.db.knex('resource').where({ resource_type: 'Patient' }).whereIn('id', ids).select('id', server.core.db.knex.raw('xmin::text as x'))) as {
+        id: string;
+        x: string;
+      }[];
+      expect(rows).to.have.length(8);
+      const history = await server.core.db.knex('resource_history').where({ resource_type: 'Patient' }).whereIn('id', ids).count({ n: '*' });
+      expect(Number(history[0].n)).to.equal(8);
+      const searcherTx = rows.find((r) => r.id === ids[5])!.x;
+      expect(rows.filter((r) => r.x === searcherTx), 'the unit with the savepoint in a transaction of its own').to.have.length(1);
     });
   });
 }

@@ -14,9 +14,10 @@ export async function create(req: FhirRequest, ctx: FhirContext): Promise<FhirRe
   const valid = await (req.validated ?? (ctx.validate ?? validateInProcess)(withoutId(req.body), type));
   const ifNoneExist = req.headers['if-none-exist'];
   // A plain create locks nothing and may share a transaction with other creates (PostgreSQL group
-  // commit); a conditional one locks its criteria, and some creates update other resources.
+  // commit); a conditional one locks its criteria, some creates update other resources, and a
+  // Subscription changes what the other writes of its transaction match (src/subscriptions/registry.ts).
   const followsUp = ctx.rules ? (ctx.rules.followsUpCreates?.(type) ?? true) : false;
-  const shareable = !ifNoneExist && !followsUp;
+  const shareable = !ifNoneExist && !followsUp && type !== 'Subscription';
   return ctx.repo.transaction(async (repo) => {
     if (ifNoneExist) {
       const existing = await findConditionalMatch(repo, type, ifNoneExist, req.baseUrl, 'If-None-Exist');
