@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import type { ExportJobRow, ExportJobStore } from '../store/export-sql';
 import type { ExportConfig } from './config';
 import type { ExportKind, ExportParams } from './params';
@@ -62,13 +61,13 @@ export class ExportService {
     return (await this.find(id, clientId)) !== undefined && this.jobs.cancel(id, new Date().toISOString());
   }
 
-  /** An output file of a completed job, or undefined when the name is not one of its files. */
-  openFile(job: ExportJobRow, file: string): (() => Readable) | undefined {
+  /** The path of an output file of a completed job, or undefined when the name is not one of its files. */
+  filePath(job: ExportJobRow, file: string): string | undefined {
     const progress = job.progress ? (JSON.parse(job.progress) as JobProgress) : {};
     if (job.status !== 'completed' || !FILE_NAME.test(file) || !progress.outputs?.some((o) => o.file === file)) {
       return undefined;
     }
     const filePath = path.join(this.config.dir, job.id, file);
-    return fs.existsSync(filePath) ? () => fs.createReadStream(filePath) : undefined;
+    return fs.existsSync(filePath) ? filePath : undefined;
   }
 }

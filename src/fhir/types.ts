@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { Repository, RequiredReference, StoredVersion } from '../store/types';
 import type { ExportService } from '../export/service';
@@ -64,7 +63,8 @@ export interface FhirResponse {
   /** More response headers (Bulk Data: `Content-Location`, `X-Progress`, `Retry-After`, `Expires`). */
   headers?: Record<string, string>;
   /** A body that is not FHIR JSON (Bulk Data manifest, NDJSON files): a text, or a stream piped with backpressure. */
-  content?: { type: string; text?: string; stream?: () => Readable };
+  /** A body that is not FHIR JSON: text, or a file streamed from disk (Bulk Data NDJSON). */
+  content?: { type: string; text?: string; file?: string };
 }
 
 export interface FhirContext {

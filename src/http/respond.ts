@@ -3,6 +3,7 @@ import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { FhirResponse } from '../fhir';
 import type { FhirError } from '../common/errors';
 import { FHIR_JSON } from './content';
+import { sendFile } from './send-file';
 
 type PreferReturn = 'minimal' | 'representation' | 'OperationOutcome';
 
@@ -56,13 +57,12 @@ export function sendFhirResponse(req: Request, res: Response, baseUrl: string, r
   }
 }
 
-/** Non-FHIR-JSON bodies (Bulk Data manifests and NDJSON files): streams are piped, so memory stays flat. */
+/** Non-FHIR-JSON bodies (Bulk Data manifests and NDJSON files): files are streamed, so memory stays flat. */
 function sendContent(res: Response, content: NonNullable<FhirResponse['content']>): void {
   res.setHeader('Content-Type', content.type);
-  if (content.stream) {
-    const stream = content.stream();
-    stream.once('error', () => res.destroy());
-    stream.pipe(res);
+  if (content.file) {
+    // Headers are sent with the first chunk: after that a failure can only cut the response short.
+    sendFile(res, content.file).catch(() => res.destroy());
   } else {
     res.send(content.text ?? '');
   }

@@ -99,11 +99,11 @@ export const exportCancel: FhirHandler = async (req, ctx) => {
 export const exportFile: FhirHandler = async (req, ctx): Promise<FhirResponse> => {
   const service = exportsOf(ctx);
   const job = await service.find(req.params.job, (req.auth ?? INTERNAL_AUTH).clientId);
-  const open = job ? service.openFile(job, req.params.file) : undefined;
-  if (!open) {
+  const file = job ? service.filePath(job, req.params.file) : undefined;
+  if (!file) {
     throw notFound(`No export file ${req.params.job}/${req.params.file}`);
   }
-  return { status: 200, content: { type: 'application/fhir+ndjson', stream: open } };
+  return { status: 200, content: { type: 'application/fhir+ndjson', file } };
 };
 
 function exportsOf(ctx: FhirContext): ExportService {
