@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { parseSearch } from '../../src/search/parse';
 import { KnexRepository } from '../../src/store/knex-repository';
+import type { Repository } from '../../src/store/types';
 import { testDatabaseKinds } from '../support/databases';
 import { blockOrder, patient, practitioner } from '../support/fixtures';
 import { startTestServer, type TestServer } from '../support/server';
@@ -73,42 +74,19 @@ for (const kind of testDatabaseKinds().filter((k) => k.name === 'postgres')) {
       expect(outbox.map((row) => row.resource_id).sort()).to.deep.equal(results.map((r) => r.body.id as string).sort());
     });
 
-    it('a shareable unit that takes a lock runs again alone, and every unit of its batch is stored', async () => {
+    /**
+     * Eight shareable creates sent together; the fifth also does `extra` after its create. Every
+     * row and history row must be stored, and the fifth's in a transaction of its own.
+     */
+    const fifthRunsAlone = async (name: string, extra: (repo: Repository) => Promise<unknown>): Promise<void> => {
       const repo = new KnexRepository(server.core.db.knex, 'postgres');
       const results = await Promise.all(
         Array.from({ length: 8 }, (_, i) =>
           repo.transaction(
             async (tx) => {
-              if (i === 3) {
-                await tx.lock('shared-transactions-test');
-              }
-              return tx.create(patient(`Locker${i}`));
-            },
-            { shareable: true },
-          ),
-        ),
-      );
-      const ids = results.map((v) => v.id);
-      const rows = (await server.core.db.knex('resource').where({ resource_type: 'Patient' }).whereIn('id', ids).select('id', server.core.db.knex.raw('xmin::text as x'))) as {
-        id: string;
-        x: string;
-      }[];
-      expect(rows).to.have.length(8);
-      const lockerTx = rows.find((r) => r.id === ids[3])!.x;
-      expect(rows.filter((r) => r.x === lockerTx), 'the unit with the lock in a transaction of its own').to.have.length(1);
-    });
-
-    it('a shareable unit that sets a savepoint (a search walking a date index) runs again alone; no other unit loses a row', async () => {
-      const repo = new KnexRepository(server.core.db.knex, 'postgres');
-      const plan = parseSearch('Observation', { date: 'ge2020-01-01' }, { strict: true, baseUrl: '' });
-      const results = await Promise.all(
-        Array.from({ length: 8 }, (_, i) =>
-          repo.transaction(
-            async (tx) => {
-              const version = await tx.create(patient(`Saver${i}`));
-              if (i === 5) {
-                // Its savepoint, rolled back in a shared transaction, would undo the others' statements.
-                await tx.search(plan);
+              const version = await tx.create(patient(`${name}${i}`));
+              if (i === 4) {
+                await extra(tx);
               }
               return version;
             },
@@ -117,15 +95,23 @@ for (const kind of testDatabaseKinds().filter((k) => k.name === 'postgres')) {
         ),
       );
       const ids = results.map((v) => v.id);
-      const rows = (await server.core.db.knex('resource').where({ resource_type: 'Patient' }).whereIn('id', ids).select('id', server.core.db.knex.raw('xmin::text as x'))) as {
-        id: string;
-        x: string;
-      }[];
+      const knex = server.core.db.knex;
+      const rows = (await knex('resource').where({ resource_type: 'Patient' }).whereIn('id', ids).select('id', knex.raw('xmin::text as x'))) as { id: string; x: string }[];
       expect(rows).to.have.length(8);
-      const history = await server.core.db.knex('resource_history').where({ resource_type: 'Patient' }).whereIn('id', ids).count({ n: '*' });
+      const history = await knex('resource_history').where({ resource_type: 'Patient' }).whereIn('id', ids).count({ n: '*' });
       expect(Number(history[0].n)).to.equal(8);
-      const searcherTx = rows.find((r) => r.id === ids[5])!.x;
-      expect(rows.filter((r) => r.x === searcherTx), 'the unit with the savepoint in a transaction of its own').to.have.length(1);
+      const fifth = rows.find((r) => r.id === ids[4])!.x;
+      expect(rows.filter((r) => r.x === fifth), 'the fifth unit in a transaction of its own').to.have.length(1);
+    };
+
+    it('a shareable unit that takes a lock runs again alone, and every unit of its batch is stored', async () => {
+      await fifthRunsAlone('Locker', (tx) => tx.lock('shared-transactions-test'));
+    });
+
+    it('a shareable unit that sets a savepoint (a search walking a date index) runs again alone; no other unit loses a row', async () => {
+      // Its savepoint, rolled back in a shared transaction, would undo the others' statements.
+      const plan = parseSearch('Observation', { date: 'ge2020-01-01' }, { strict: true, baseUrl: '' });
+      await fifthRunsAlone('Saver', (tx) => tx.search(plan));
     });
   });
 }
