@@ -62,8 +62,7 @@ export interface FhirResponse {
   changed?: boolean;
   /** More response headers (Bulk Data: `Content-Location`, `X-Progress`, `Retry-After`, `Expires`). */
   headers?: Record<string, string>;
-  /** A body that is not FHIR JSON (Bulk Data manifest, NDJSON files): a text, or a stream piped with backpressure. */
-  /** A body that is not FHIR JSON: text, or a file streamed from disk (Bulk Data NDJSON). */
+  /** A body that is not FHIR JSON: a text (Bulk Data manifest), or a file streamed from disk (NDJSON). */
   content?: { type: string; text?: string; file?: string };
 }
 

@@ -24,22 +24,17 @@ const MAX_IN_FLIGHT = 1;
 /** Thrown inside a shared transaction to roll it back when one of its units failed. */
 class UnitFailed extends Error {}
 
-/** Whether `tx` (or the transaction it is nested in) is shared by several units now. */
-export function isShared(tx: Knex.Transaction): boolean {
-  return shared.has(rootOf(tx));
-}
-
 /** The transactions units share now. */
 const shared = new WeakSet<object>();
 
 /**
- * Refuses what a shared transaction cannot give a unit: a lock of its own (other units of the
- * transaction would hold it too; savepoints are refused in ./pg-client.ts). The whole transaction is then rolled back and every unit runs
- * alone, where the lock means what it says. Units are marked shareable only when they need none;
- * this keeps a wrong mark from costing correctness.
+ * Refuses what a shared transaction cannot give a unit: a lock of its own (the other units of the
+ * transaction would hold it too; savepoints are refused in ./pg-client.ts). The whole transaction
+ * is then rolled back and every unit runs alone, where the lock means what it says. Units are
+ * marked shareable only when they need none; this keeps a wrong mark from costing correctness.
  */
 export function refuseInSharedTransaction(tx: Knex.Transaction, what: string): void {
-  if (isShared(tx)) {
+  if (shared.has(rootOf(tx))) {
     throw new Error(`${what} in a shared transaction: the unit runs again alone`);
   }
 }
