@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { keepUntilRejected } from '../common/kept-promises';
 import { namesLost, preparedStatementsOf, type PreparedStatements } from './pg-prepared';
 import { HeldInserts, insertShape, splitInsert, valuesList, type HeldGroup, type InsertShape, type Statement } from './insert-buffer';
 
@@ -42,15 +43,17 @@ export class BufferingPgClient extends KnexPgClient {
   async _query(connection: object, obj: PgQuery): Promise<PgQuery> {
     const run = (KnexPgClient.prototype as unknown as { _query: RunQuery })._query.bind(this);
     const pg = connection as PgConnection;
-    if (BEGIN.test(obj.sql) || SAVEPOINT.test(obj.sql)) {
+    const begins = BEGIN.test(obj.sql);
+    const savepoint = !begins && SAVEPOINT.test(obj.sql);
+    if (begins || savepoint) {
       // `this` is the transaction's own copy of the client (knex makes one per transaction).
       connectionOf.set(this, connection);
     }
-    if (BEGIN.test(obj.sql)) {
+    if (begins) {
       sharedConnections.delete(connection);
       return begin(pg, run, obj);
     }
-    if (SAVEPOINT.test(obj.sql) && sharedConnections.has(connection)) {
+    if (savepoint && sharedConnections.has(connection)) {
       // Rolling back to it would undo the other units' statements too (./shared-transactions.ts).
       throw new Error('A savepoint in a shared transaction: the unit runs again alone');
     }
@@ -168,6 +171,12 @@ export function markShared(tx: Knex.Transaction): void {
   }
 }
 
+/** Whether `tx` (or a savepoint in it) runs in a transaction units share. */
+export function inSharedTransaction(tx: Knex.Transaction): boolean {
+  const connection = connectionOf.get(tx.client);
+  return connection !== undefined && sharedConnections.has(connection);
+}
+
 /**
  * knex's BEGIN, with the DEALLOCATEs of the names the connection's LRU evicted. On pipeline
  * connections both wait for the transaction's first statement and knex is answered at once.
@@ -196,14 +205,7 @@ function sendBegin(pg: PgConnection, { statements, run }: DeferredBegin): Promis
   const sent = sendTogether(pg, run, statements);
   // A DEALLOCATE's failure (none is expected) is of no concern to the transaction.
   sent.slice(0, -1).forEach((deallocation) => void deallocation.catch(() => undefined));
-  const answer = sent[sent.length - 1]!;
-  openTransactions.set(pg, answer);
-  answer.catch(() => {
-    if (openTransactions.get(pg) === answer) {
-      openTransactions.delete(pg);
-    }
-  });
-  return answer;
+  return keepUntilRejected(openTransactions, pg as object, sent[sent.length - 1]!);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { badRequest } from '../common/errors';
+import { keepUntilRejected } from '../common/kept-promises';
 import { MAX_DATE, MIN_DATE } from '../common/date-range';
 import type { Condition, Cursor, DateValue, NumberValue, Prefix, SearchPage, SearchPlan, SearchValue, SortKey } from '../search/types';
 import { readDateSpan, type DateSpan } from './indexing/date-span';
@@ -336,16 +337,8 @@ const DRIVER_LIMIT = 1000;
  */
 function chooseDriver(knex: Knex, resourceType: string, conditions: Condition[]): Promise<number> {
   // A page and its `_total` count share the plan's conditions: probe once for both.
-  let driver = drivers.get(conditions);
-  if (!driver) {
-    const probe = probeDriver(knex, resourceType, conditions);
-    // A failed probe is not kept: a unit run again (a retry, a shared transaction's unit alone)
-    // searches with the same plan and must probe anew.
-    probe.catch(() => drivers.get(conditions) === probe && drivers.delete(conditions));
-    drivers.set(conditions, probe);
-    driver = probe;
-  }
-  return driver;
+  // A unit run again (a retry, a shared transaction's unit alone) searches with the same plan.
+  return drivers.get(conditions) ?? keepUntilRejected(drivers, conditions, probeDriver(knex, resourceType, conditions));
 }
 
 const drivers = new WeakMap<Condition[], Promise<number>>();

@@ -1,7 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import type { Knex } from 'knex';
-import { markShared } from './pg-client';
-import { rootOf } from './transaction-root';
+import { inSharedTransaction, markShared } from './pg-client';
 
 type Work<T> = (tx: Knex.Transaction) => Promise<T>;
 type RunAlone = <T>(work: Work<T>) => Promise<T>;
@@ -24,9 +23,6 @@ const MAX_IN_FLIGHT = 1;
 /** Thrown inside a shared transaction to roll it back when one of its units failed. */
 class UnitFailed extends Error {}
 
-/** The transactions units share now. */
-const shared = new WeakSet<object>();
-
 /**
  * Refuses what a shared transaction cannot give a unit: a lock of its own (the other units of the
  * transaction would hold it too; savepoints are refused in ./pg-client.ts). The whole transaction
@@ -34,7 +30,7 @@ const shared = new WeakSet<object>();
  * marked shareable only when they need none; this keeps a wrong mark from costing correctness.
  */
 export function refuseInSharedTransaction(tx: Knex.Transaction, what: string): void {
-  if (shared.has(rootOf(tx))) {
+  if (inSharedTransaction(tx)) {
     throw new Error(`${what} in a shared transaction: the unit runs again alone`);
   }
 }
@@ -100,7 +96,6 @@ export class SharedTransactions {
     let values: unknown[] | undefined;
     try {
       await this.knex.transaction(async (tx) => {
-        shared.add(tx);
         markShared(tx);
         const outcomes = await Promise.allSettled(units.map((unit) => Promise.resolve(tx).then(unit.work)));
         if (outcomes.some((outcome) => outcome.status === 'rejected')) {

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { fail } from '../common/errors';
 import { yieldToEventLoop } from '../common/yield';
 import type { Dialect } from './database';
+import type { TransactionOptions } from './types';
 import { namesLost } from './pg-prepared';
 import { SharedTransactions } from './shared-transactions';
 import { transactionLost } from './sqlite-insert-buffer';
@@ -54,11 +55,8 @@ export class TransactionRunner {
     this.shared = new SharedTransactions(knex, (work) => runWithRetries(knex, work));
   }
 
-  /**
-   * `shareable`: the work takes no locks and relies on no read being exclusive, so it may share its
-   * transaction with other such units (PostgreSQL; SQLite group-commits every unit anyway).
-   */
-  run<T>(work: Work<T>, options: { shareable?: boolean } = {}): Promise<T> {
+  /** `shareable` work may share its transaction (PostgreSQL; SQLite group-commits every unit anyway). */
+  run<T>(work: Work<T>, options: TransactionOptions = {}): Promise<T> {
     if (this.dialect !== 'sqlite') {
       return options.shareable ? this.shared.run(work) : runWithRetries(this.knex, work);
     }
@@ -211,4 +209,14 @@ export function isRetryable(err: unknown): boolean {
   );
 }
 
-export { rootOf } from './transaction-root';
+/**
+ * The outermost transaction: SQLite's group-commit units and Bundle entries run in savepoints of it,
+ * PostgreSQL's shared units side by side in it (./shared-transactions.ts).
+ */
+export function rootOf(tx: Knex.Transaction): Knex.Transaction {
+  let t = tx as Knex.Transaction & { parentTransaction?: Knex.Transaction };
+  while (t.parentTransaction) {
+    t = t.parentTransaction as Knex.Transaction & { parentTransaction?: Knex.Transaction };
+  }
+  return t;
+}

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { keepUntilRejected } from '../common/kept-promises';
 import { refuseInSharedTransaction } from '../store/shared-transactions';
 import { rootOf } from '../store/transactions';
 import { readSubscription, type SubscriptionInfo } from './model';
@@ -66,16 +67,8 @@ export class SubscriptionRegistry {
     if (kept) {
       return kept;
     }
-    const stamp = readStamp(tx);
-    // A prefetched stamp may never be awaited (the write fails first): its failure is not
-    // unhandled, and is not kept for the transaction's later writes.
-    stamp.catch(() => {
-      if (this.stamps.get(root) === stamp) {
-        this.stamps.delete(root);
-      }
-    });
-    this.stamps.set(root, stamp);
-    return stamp;
+    // A prefetched stamp may never be awaited (the write fails first).
+    return keepUntilRejected(this.stamps, root, readStamp(tx));
   }
 
   private async load(tx: Knex.Transaction): Promise<Map<string, SubscriptionInfo[]>> {
